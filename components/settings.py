@@ -1,0 +1,723 @@
+"""Typed stack settings: the whole ``deplight:`` configuration, parsed once and validated.
+
+Data flows one way: stack config -> :func:`parse_settings` -> frozen dataclasses -> components.
+No component reads ``pulumi.Config``; ``__main__.py`` calls :func:`load_settings` and hands each
+component its part, so tests build settings from plain dicts.
+
+Every problem is collected and reported at once (:class:`SettingsError`), each message naming the
+key, the expected form and the value found, before any resource is registered.
+
+Environment differences are data: ``deplight:tier`` picks a defaults profile (:class:`Tier`), and a
+stack file overrides only what differs. There is no ``if stack == "prod"`` anywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+NAMESPACE = "deplight"
+
+# Fargate task sizes AWS accepts: cpu units -> allowed memory (MiB).
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+# CloudWatch Logs accepts only these retention values (0 = never expire, which we refuse).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+
+IMAGE_TAG_RE = re.compile(r"^[0-9a-f]{7,40}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+ACM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+SECRET_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:\d{12}:parameter/.+|secretsmanager:[a-z0-9-]+:\d{12}:secret:.+)$"
+)
+KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
+SNS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$")
+OIDC_PROVIDER_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
+)
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+SUBJECT_RE = re.compile(r"^(environment:[A-Za-z0-9_.-]+|ref:refs/(heads|tags)/[A-Za-z0-9_./*-]+|pull_request)$")
+
+
+class SettingsError(ValueError):
+    """Invalid stack configuration: carries every problem found, one line per key."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = list(errors)
+        super().__init__(
+            f"{len(errors)} problem(s) in the stack configuration:\n"
+            + "\n".join(f"  - {e}" for e in errors)
+        )
+
+
+class Tier(str, enum.Enum):
+    """Which defaults profile a stack starts from; a stack file overrides single values."""
+
+    DEVELOPMENT = "development"
+    """Small and cheap: 1 task, 2 AZs, one NAT gateway, 7 days of logs, relaxed policies."""
+    PRODUCTION = "production"
+    """Highly available: 3+ tasks over 3 AZs, NAT per AZ, deletion protection, 30+ days of logs."""
+
+
+class NatStrategy(str, enum.Enum):
+    """How private subnets reach the internet (ECR pulls, AWS APIs)."""
+
+    NONE = "none"
+    """No NAT gateway: tasks run in *public* subnets with a public IP. Cheapest; dev only."""
+    SINGLE = "single"
+    """One NAT gateway for all AZs: a single point of failure, fine for dev and staging."""
+    PER_AZ = "per_az"
+    """One NAT gateway per AZ: survives the loss of an AZ. Use in prod."""
+
+
+class Strategy(str, enum.Enum):
+    """How a new ``image_tag`` reaches production traffic."""
+
+    ROLLING = "rolling"
+    """ECS rolling update with the deployment circuit breaker and rollback. Cheapest, slowest revert."""
+    CODEDEPLOY = "codedeploy"
+    """CodeDeploy blue/green: canary/linear traffic shifting, alarm rollback, instant revert to blue."""
+    ECS_BLUEGREEN = "ecs_bluegreen"
+    """ECS built-in blue/green (since 2025): bake time and alarm rollback without CodeDeploy."""
+
+
+class TrafficShift(str, enum.Enum):
+    """How CodeDeploy (or ECS blue/green) moves production traffic to green."""
+
+    ALL_AT_ONCE = "all_at_once"
+    """Everything at once after the test listener checks; fastest, biggest blast radius (dev)."""
+    CANARY = "canary"
+    """``percent`` first, the rest after ``interval_minutes``; the prod default."""
+    LINEAR = "linear"
+    """``percent`` more every ``interval_minutes``."""
+
+
+class ReleaseKind(str, enum.Enum):
+    """What the current ``up`` is: set by ``deplight deploy`` / ``deplight rollback``."""
+
+    DEPLOY = "deploy"
+    """A forward release: traffic shifts as the deployment config says."""
+    ROLLBACK = "rollback"
+    """A revert to a known-good release: all traffic shifts at once."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSettings:
+    """The container service and its task size."""
+
+    name: str = "web"
+    """Short service name; resources are named ``<name>-<stack>``."""
+    container_port: int = 8080
+    """Port the container listens on."""
+    health_check_path: str = "/health"
+    """HTTP path the ALB and the container health check probe."""
+    cpu: int = 256
+    """Fargate CPU units (256, 512, 1024, ...)."""
+    memory: int = 512
+    """Fargate memory in MiB; must be allowed for ``cpu``."""
+    desired_count: int = 1
+    """Tasks at first deploy; autoscaling moves it between ``min_count`` and ``max_count``."""
+    min_count: int = 1
+    """Autoscaling minimum."""
+    max_count: int = 2
+    """Autoscaling maximum."""
+    cpu_target_percent: int = 60
+    """Target-tracking CPU utilisation."""
+    requests_per_target: int = 1000
+    """Target-tracking ALB requests per target per minute."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Plain environment variables for the container."""
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """Environment variable -> SSM parameter or Secrets Manager secret ARN."""
+    xray: bool = False
+    """Run the X-Ray daemon sidecar and let the task write traces."""
+    ecr_keep_images: int = 30
+    """Release images the ECR lifecycle policy keeps (the rollback window)."""
+    ecr_immutable_tags: bool = True
+    """Refuse to overwrite an existing tag in ECR."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSettings:
+    """The VPC."""
+
+    cidr: str = "10.0.0.0/16"
+    """VPC CIDR: private (RFC 1918), large enough for 2 subnets per AZ of at least /27."""
+    az_count: int = 2
+    """Availability zones to spread over (1-6)."""
+    nat: NatStrategy = NatStrategy.SINGLE
+    """NAT gateway strategy."""
+    flow_logs: bool = False
+    """Send VPC flow logs to CloudWatch Logs."""
+    flow_logs_retention_days: int = 14
+    """Retention of the flow log group."""
+
+    @property
+    def subnet_prefix(self) -> int:
+        """Prefix length of every subnet: the VPC split into 2 * az_count equal subnets."""
+        net = ipaddress.ip_network(self.cidr, strict=False)
+        return net.prefixlen + math.ceil(math.log2(2 * self.az_count))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploySettings:
+    """How releases happen."""
+
+    strategy: Strategy = Strategy.CODEDEPLOY
+    """Release strategy."""
+    traffic: TrafficShift = TrafficShift.CANARY
+    """Traffic shift for ``codedeploy`` and ``ecs_bluegreen``."""
+    percent: int = 10
+    """Canary/linear step in percent (1-99)."""
+    interval_minutes: int = 5
+    """Minutes between canary/linear steps (1-2880)."""
+    blue_termination_minutes: int = 60
+    """Minutes the old (blue) tasks stay alive after the shift: the fast-rollback window (0-2880)."""
+    bake_time_minutes: int = 10
+    """``ecs_bluegreen``: minutes both revisions run after the shift before blue is removed (0-1440)."""
+    timeout_minutes: int = 60
+    """How long the release resource waits for a deployment before failing the update."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngressSettings:
+    """The load balancer's listeners."""
+
+    certificate_arn: str | None = None
+    """ACM certificate for HTTPS; without one the production listener is plain HTTP (dev only)."""
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    """TLS policy of the HTTPS listener."""
+    test_port: int = 8443
+    """Port of the test listener (green before traffic shifts)."""
+    test_cidrs: tuple[str, ...] = ()
+    """CIDRs that may reach the test listener; empty means nobody from outside the VPC."""
+    deletion_protection: bool = True
+    """ALB deletion protection."""
+    access_logs_bucket: str | None = None
+    """S3 bucket for ALB access logs (optional)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservabilitySettings:
+    """Logs, traces, alarms and alerts."""
+
+    log_retention_days: int = 30
+    """Retention of the service log group."""
+    log_kms_key_arn: str | None = None
+    """KMS key for the log group (optional)."""
+    xray_sampling_rate: float = 0.05
+    """Fraction of requests traced (0-1)."""
+    alarm_5xx_rate_percent: float = 1.0
+    """Target 5xx responses as a percentage of requests that trips the rollback alarm."""
+    alarm_p99_latency_ms: int = 1500
+    """p99 target response time (ms) that trips the alarm."""
+    alarm_min_healthy_hosts: int = 1
+    """Fewer healthy targets than this trips the alarm."""
+    alarm_cpu_percent: int = 85
+    """ECS service CPU utilisation alarm."""
+    alarm_memory_percent: int = 85
+    """ECS service memory utilisation alarm."""
+    alarm_evaluation_periods: int = 3
+    """Consecutive 1-minute periods before an alarm fires."""
+    alert_email: str | None = None
+    """E-mail subscribed to the alert topic (optional)."""
+    alert_sns_topic_arn: str | None = None
+    """Existing SNS topic for alerts instead of creating one (optional)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GithubSettings:
+    """Keyless CI access from GitHub Actions."""
+
+    repository: str = "example-org/example-service"
+    """``owner/name`` of the repository whose workflows deploy this stack."""
+    subjects: tuple[str, ...] = ()
+    """OIDC ``sub`` suffixes allowed to assume the deploy role (``environment:prod``,
+    ``ref:refs/heads/main``, ``ref:refs/tags/v*``); defaults to ``environment:<stack>``."""
+    oidc_provider_arn: str | None = None
+    """Existing GitHub OIDC provider (an account holds only one per URL)."""
+    session_duration_seconds: int = 3600
+    """Max session of the deploy role (3600-43200)."""
+    preview_role: bool = True
+    """Create the read-only role that PR previews assume."""
+    state_bucket: str | None = None
+    """S3 bucket of the Pulumi state backend the deploy role may use (optional)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything one stack needs, validated."""
+
+    stack: str
+    """Pulumi stack name (the environment)."""
+    tier: Tier
+    """Defaults profile."""
+    image_tag: str | None
+    """The release: the image tag to run (7-40 hex). ``None`` only for the bootstrap ``up``."""
+    schema_version: int | None = None
+    """DB migration level the release needs."""
+    release_kind: ReleaseKind = ReleaseKind.DEPLOY
+    """Set by the release commands; a rollback shifts traffic all at once."""
+    region: str = "us-east-1"
+    """``aws:region``."""
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    deploy: DeploySettings = field(default_factory=DeploySettings)
+    ingress: IngressSettings = field(default_factory=IngressSettings)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
+    github: GithubSettings = field(default_factory=GithubSettings)
+
+    @property
+    def prefix(self) -> str:
+        """Name prefix of every resource, ``<service>-<stack>``: two stacks never collide."""
+        return f"{self.service.name}-{self.stack}"
+
+    @property
+    def bootstrap(self) -> bool:
+        """No image has been released yet: the first ``up`` creates everything but the service."""
+        return self.image_tag is None
+
+
+# Per-tier defaults: the values a stack file does not set.
+TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
+    Tier.DEVELOPMENT: {
+        "service": {
+            "cpu": 256, "memory": 512, "desired_count": 1, "min_count": 1, "max_count": 2,
+            "ecr_keep_images": 20, "ecr_immutable_tags": False,
+        },
+        "network": {"az_count": 2, "nat": "single", "flow_logs": False},
+        "deploy": {"strategy": "rolling", "traffic": "all_at_once", "blue_termination_minutes": 5},
+        "ingress": {"deletion_protection": False},
+        "observability": {"log_retention_days": 7, "xray_sampling_rate": 0.1},
+    },
+    Tier.PRODUCTION: {
+        "service": {
+            "cpu": 1024, "memory": 2048, "desired_count": 3, "min_count": 3, "max_count": 10,
+            "ecr_keep_images": 50, "ecr_immutable_tags": True,
+        },
+        "network": {"az_count": 3, "nat": "per_az", "flow_logs": True},
+        "deploy": {
+            "strategy": "codedeploy", "traffic": "canary", "percent": 10, "interval_minutes": 5,
+            "blue_termination_minutes": 60,
+        },
+        "ingress": {"deletion_protection": True},
+        "observability": {"log_retention_days": 30, "xray_sampling_rate": 0.05},
+    },
+}  # fmt: skip
+
+TOP_LEVEL_KEYS = (
+    "tier", "image_tag", "schema_version", "release", "service", "network", "deploy", "ingress",
+    "observability", "github",
+)  # fmt: skip
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+class _Reader:
+    """Reads one config object section, collecting problems instead of raising."""
+
+    def __init__(self, errors: list[str], section: str, raw: Any, defaults: Mapping[str, Any],
+                 cls: type) -> None:  # fmt: skip
+        self.errors = errors
+        self.section = section
+        self.defaults = defaults
+        self.known = set(cls.__dataclass_fields__)
+        if raw is None:
+            raw = {}
+        if isinstance(raw, str):  # object config can arrive as a JSON string
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                pass
+        if not isinstance(raw, Mapping):
+            self.error("", "an object (mapping)", raw)
+            raw = {}
+        self.raw: Mapping[str, Any] = raw
+        for k in raw:
+            if k not in self.known:
+                self.errors.append(
+                    f"{self.key(k)}: unknown key (expected one of: {', '.join(sorted(self.known))})"
+                )
+        self.values: dict[str, Any] = {}
+
+    def key(self, name: str) -> str:
+        return f"{NAMESPACE}:{self.section}.{name}" if name else f"{NAMESPACE}:{self.section}"
+
+    def error(self, name: str, expected: str, found: Any) -> None:
+        self.errors.append(f"{self.key(name)}: expected {expected}, found {found!r}")
+
+    def _get(self, name: str) -> tuple[bool, Any]:
+        if name in self.raw:
+            return True, self.raw[name]
+        if name in self.defaults:
+            return True, self.defaults[name]
+        return False, None
+
+    def int_(self, name: str, lo: int | None = None, hi: int | None = None,
+             check: Callable[[int], str | None] | None = None) -> None:  # fmt: skip
+        present, v = self._get(name)
+        if not present:
+            return
+        if isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
+            v = int(v)  # `pulumi config set` without --type int stores strings
+        if isinstance(v, bool) or not isinstance(v, int):
+            self.error(name, "an integer", v)
+            return
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            self.error(name, f"an integer in {lo}-{hi}", v)
+            return
+        if check and (problem := check(v)):
+            self.error(name, problem, v)
+            return
+        self.values[name] = v
+
+    def float_(self, name: str, lo: float, hi: float) -> None:
+        present, v = self._get(name)
+        if not present:
+            return
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+            self.error(name, f"a number in {lo}-{hi}", v)
+            return
+        self.values[name] = float(v)
+
+    def bool_(self, name: str) -> None:
+        present, v = self._get(name)
+        if not present:
+            return
+        if isinstance(v, str) and v.lower() in ("true", "false"):
+            v = v.lower() == "true"
+        if not isinstance(v, bool):
+            self.error(name, "true or false", v)
+            return
+        self.values[name] = v
+
+    def str_(self, name: str, pattern: re.Pattern[str], expected: str,
+             optional: bool = False) -> None:  # fmt: skip
+        present, v = self._get(name)
+        if not present or (optional and v in (None, "")):
+            return
+        if not isinstance(v, str) or not pattern.fullmatch(v):
+            self.error(name, expected, v)
+            return
+        self.values[name] = v
+
+    def enum_(self, name: str, cls: type[E]) -> None:
+        present, v = self._get(name)
+        if not present:
+            return
+        try:
+            self.values[name] = cls(v)
+        except ValueError:
+            self.error(name, "one of " + ", ".join(m.value for m in cls), v)
+
+    def str_list(self, name: str, check: Callable[[str], str | None]) -> None:
+        present, v = self._get(name)
+        if not present:
+            return
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            self.error(name, "a list of strings", v)
+            return
+        bad = [x for x in v if check(x)]
+        if bad:
+            self.error(name, check(bad[0]) or "valid entries", bad[0])
+            return
+        self.values[name] = tuple(v)
+
+    def str_map(self, name: str, key_re: re.Pattern[str], value_check: Callable[[str], bool],
+                value_expected: str) -> None:  # fmt: skip
+        present, v = self._get(name)
+        if not present:
+            return
+        if not isinstance(v, Mapping):
+            self.error(name, "an object of NAME: value", v)
+            return
+        ok = True
+        for k, val in v.items():
+            if not isinstance(k, str) or not key_re.fullmatch(k):
+                self.error(f"{name}.{k}", "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
+                ok = False
+            elif not isinstance(val, str) or not value_check(val):
+                self.error(f"{name}.{k}", value_expected, val)
+                ok = False
+        if ok:
+            self.values[name] = dict(v)
+
+
+def _private_cidr(value: str) -> str | None:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return "an IPv4 CIDR such as 10.0.0.0/16"
+    if net.version != 4 or not net.is_private:
+        return "a private (RFC 1918) IPv4 CIDR"
+    if net.prefixlen < 16 or net.prefixlen > 24:
+        return "a private CIDR between /16 and /24"
+    return None
+
+
+def _public_or_private_cidr(value: str) -> str | None:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return "CIDRs such as 203.0.113.0/24"
+    if net.prefixlen == 0:
+        return "specific CIDRs, not the whole internet (0.0.0.0/0 or ::/0)"
+    return None
+
+
+def _subject(value: str) -> str | None:
+    if value.strip() in ("*", "") or not SUBJECT_RE.fullmatch(value) or value.endswith(":*"):
+        return (
+            "OIDC subjects such as environment:prod, ref:refs/heads/main, ref:refs/tags/v* "
+            "(no bare *)"
+        )
+    return None
+
+
+def _retention(value: int) -> str | None:
+    if value not in LOG_RETENTION_DAYS:
+        return "a CloudWatch retention value (" + ", ".join(map(str, LOG_RETENTION_DAYS)) + ")"
+    return None
+
+
+def _port(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else "a port in 1-65535"
+
+
+def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None) -> Settings:
+    """Builds :class:`Settings` from the ``deplight:`` keys (namespace stripped), or raises
+    :class:`SettingsError` listing every problem."""
+    errors: list[str] = []
+    for k in raw:
+        if k not in TOP_LEVEL_KEYS:
+            errors.append(
+                f"{NAMESPACE}:{k}: unknown key (expected one of: {', '.join(TOP_LEVEL_KEYS)})"
+            )
+
+    tier_raw = raw.get("tier", Tier.PRODUCTION.value)
+    try:
+        tier = Tier(tier_raw)
+    except ValueError:
+        errors.append(
+            f"{NAMESPACE}:tier: expected one of {', '.join(t.value for t in Tier)}, "
+            f"found {tier_raw!r}"
+        )
+        tier = Tier.PRODUCTION
+    defaults = TIER_DEFAULTS[tier]
+
+    image_tag = raw.get("image_tag")
+    if image_tag in ("", None):
+        image_tag = None
+    elif not isinstance(image_tag, str) or not IMAGE_TAG_RE.fullmatch(image_tag):
+        errors.append(
+            f"{NAMESPACE}:image_tag: expected a git commit SHA of 7-40 lowercase hex characters, "
+            f"found {image_tag!r}"
+        )
+        image_tag = None
+
+    schema_version = raw.get("schema_version")
+    if isinstance(schema_version, str) and schema_version.isdigit():
+        schema_version = int(schema_version)
+    if schema_version is not None and (
+        isinstance(schema_version, bool) or not isinstance(schema_version, int) or schema_version < 0
+    ):
+        errors.append(
+            f"{NAMESPACE}:schema_version: expected a non-negative integer, found {schema_version!r}"
+        )
+        schema_version = None
+
+    release = _Reader(errors, "release", raw.get("release"), {}, _ReleaseFields)
+    release.enum_("kind", ReleaseKind)
+
+    sv = _Reader(errors, "service", raw.get("service"), defaults.get("service", {}), ServiceSettings)
+    sv.str_("name", NAME_RE, "a lowercase name of 1-20 letters, digits and dashes")
+    sv.int_("container_port", check=_port)
+    present, path = sv._get("health_check_path")
+    if present:
+        if not isinstance(path, str) or not path.startswith("/") or " " in path or len(path) > 1024:
+            sv.error("health_check_path", "an HTTP path starting with '/'", path)
+        else:
+            sv.values["health_check_path"] = path
+    sv.int_("cpu", check=lambda c: None if c in FARGATE_SIZES else
+            "a valid Fargate CPU (" + ", ".join(map(str, FARGATE_SIZES)) + ")")  # fmt: skip
+    sv.int_("memory", lo=512, hi=122880)
+    for name in ("desired_count", "min_count", "max_count"):
+        sv.int_(name, lo=0 if name != "max_count" else 1, hi=1000)
+    sv.int_("cpu_target_percent", lo=10, hi=95)
+    sv.int_("requests_per_target", lo=1, hi=1_000_000)
+    sv.str_map("environment", ENV_VAR_RE, lambda _: True, "a string")
+    sv.str_map("secrets", ENV_VAR_RE, lambda a: bool(SECRET_ARN_RE.fullmatch(a)),
+               "an SSM parameter or Secrets Manager secret ARN")  # fmt: skip
+    sv.bool_("xray")
+    sv.int_("ecr_keep_images", lo=1, hi=1000)
+    sv.bool_("ecr_immutable_tags")
+    cpu, mem = sv.values.get("cpu"), sv.values.get("memory")
+    if cpu is not None and mem is not None and mem not in FARGATE_SIZES[cpu]:
+        allowed = FARGATE_SIZES[cpu]
+        sv.error(
+            "memory",
+            f"a memory size Fargate allows with cpu {cpu} ({allowed[0]}-{allowed[-1]} MiB in steps "
+            f"of {allowed[1] - allowed[0]})",
+            mem,
+        )
+        del sv.values["memory"]
+    lo_, hi_, want = (sv.values.get(k) for k in ("min_count", "max_count", "desired_count"))
+    if lo_ is not None and hi_ is not None and lo_ > hi_:
+        sv.error("min_count", f"at most max_count ({hi_})", lo_)
+    elif lo_ is not None and hi_ is not None and want is not None and not lo_ <= want <= hi_:
+        sv.error("desired_count", f"between min_count ({lo_}) and max_count ({hi_})", want)
+    dup = set(sv.values.get("environment", {})) & set(sv.values.get("secrets", {}))
+    if dup:
+        sv.error("secrets", "names not also set in service.environment", sorted(dup))
+
+    nw = _Reader(errors, "network", raw.get("network"), defaults.get("network", {}), NetworkSettings)
+    nw.str_("cidr", re.compile(r".+"), "a private CIDR")
+    if "cidr" in nw.values and (problem := _private_cidr(nw.values["cidr"])):
+        nw.error("cidr", problem, nw.values.pop("cidr"))
+    nw.int_("az_count", lo=1, hi=6)
+    nw.enum_("nat", NatStrategy)
+    nw.bool_("flow_logs")
+    nw.int_("flow_logs_retention_days", check=_retention)
+    if "cidr" in nw.values and "az_count" in nw.values:
+        probe = NetworkSettings(cidr=nw.values["cidr"], az_count=nw.values["az_count"])
+        if probe.subnet_prefix > 27:
+            nw.error(
+                "cidr",
+                f"room for {2 * probe.az_count} subnets of at least /27 "
+                f"(this CIDR gives /{probe.subnet_prefix})",
+                probe.cidr,
+            )
+
+    dp = _Reader(errors, "deploy", raw.get("deploy"), defaults.get("deploy", {}), DeploySettings)
+    dp.enum_("strategy", Strategy)
+    dp.enum_("traffic", TrafficShift)
+    dp.int_("percent", lo=1, hi=99)
+    dp.int_("interval_minutes", lo=1, hi=2880)
+    dp.int_("blue_termination_minutes", lo=0, hi=2880)
+    dp.int_("bake_time_minutes", lo=0, hi=1440)
+    dp.int_("timeout_minutes", lo=5, hi=720)
+
+    ig = _Reader(errors, "ingress", raw.get("ingress"), defaults.get("ingress", {}), IngressSettings)
+    ig.str_("certificate_arn", ACM_ARN_RE, "an ACM certificate ARN", optional=True)
+    ig.str_("ssl_policy", re.compile(r"ELBSecurityPolicy-[A-Za-z0-9-]+"),
+            "an ELB security policy name (ELBSecurityPolicy-...)")  # fmt: skip
+    ig.int_("test_port", check=_port)
+    ig.str_list("test_cidrs", _public_or_private_cidr)
+    ig.bool_("deletion_protection")
+    ig.str_("access_logs_bucket", S3_BUCKET_RE, "an S3 bucket name", optional=True)
+    port = ig.values.get("test_port")
+    if port is not None:
+        taken = {80: "the HTTP listener", 443: "the HTTPS listener"}
+        if port in taken:
+            ig.error("test_port", f"a port other than 80 and 443 (used by {taken[port]})", port)
+
+    ob = _Reader(errors, "observability", raw.get("observability"),
+                 defaults.get("observability", {}), ObservabilitySettings)  # fmt: skip
+    ob.int_("log_retention_days", check=_retention)
+    ob.str_("log_kms_key_arn", KMS_ARN_RE, "a KMS key ARN", optional=True)
+    ob.float_("xray_sampling_rate", 0.0, 1.0)
+    ob.float_("alarm_5xx_rate_percent", 0.01, 100.0)
+    ob.int_("alarm_p99_latency_ms", lo=10, hi=120_000)
+    ob.int_("alarm_min_healthy_hosts", lo=1, hi=1000)
+    ob.int_("alarm_cpu_percent", lo=1, hi=100)
+    ob.int_("alarm_memory_percent", lo=1, hi=100)
+    ob.int_("alarm_evaluation_periods", lo=1, hi=60)
+    ob.str_("alert_email", EMAIL_RE, "an e-mail address", optional=True)
+    ob.str_("alert_sns_topic_arn", SNS_ARN_RE, "an SNS topic ARN", optional=True)
+
+    gh = _Reader(errors, "github", raw.get("github"), {}, GithubSettings)
+    gh.str_("repository", REPOSITORY_RE, "owner/name of a GitHub repository (no wildcards)")
+    gh.str_list("subjects", _subject)
+    if "subjects" in gh.raw and gh.values.get("subjects") == ():
+        gh.error("subjects", "at least one allowed subject", [])
+    gh.str_("oidc_provider_arn", OIDC_PROVIDER_ARN_RE,
+            "an IAM OIDC provider ARN for token.actions.githubusercontent.com",
+            optional=True)  # fmt: skip
+    gh.int_("session_duration_seconds", lo=3600, hi=43200)
+    gh.bool_("preview_role")
+    gh.str_("state_bucket", S3_BUCKET_RE, "an S3 bucket name", optional=True)
+
+    if errors:
+        raise SettingsError(errors)
+
+    gh.values.setdefault("subjects", (f"environment:{stack}",))
+    return Settings(
+        stack=stack,
+        tier=tier,
+        image_tag=image_tag,
+        schema_version=schema_version,
+        release_kind=release.values.get("kind", ReleaseKind.DEPLOY),
+        region=region or "us-east-1",
+        service=ServiceSettings(**sv.values),
+        network=NetworkSettings(**nw.values),
+        deploy=DeploySettings(**dp.values),
+        ingress=IngressSettings(**ig.values),
+        observability=ObservabilitySettings(**ob.values),
+        github=GithubSettings(**gh.values),
+    )
+
+
+@dataclass(frozen=True)
+class _ReleaseFields:
+    """Shape of ``deplight:release`` (set by the release commands, not by hand)."""
+
+    kind: ReleaseKind = ReleaseKind.DEPLOY
+
+
+def raw_from_pulumi_config() -> dict[str, Any]:
+    """Collects every ``deplight:`` key the program was given (stack file, env, ``set_all_config``).
+
+    Reading the whole map, not key by key, is what lets a typo such as ``deplight:servce`` be
+    reported instead of silently ignored.
+    """
+    from pulumi.runtime import config as rc
+
+    merged: dict[str, Any] = {**rc.get_config_env(), **rc.CONFIG.get()}
+    raw: dict[str, Any] = {}
+    for full_key, value in merged.items():
+        ns, _, key = full_key.partition(":")
+        if ns != NAMESPACE or not key:
+            continue
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass
+        raw[key] = value
+    return raw
+
+
+def load_settings() -> Settings:
+    """Reads the current stack's config (inside a Pulumi program) into :class:`Settings`."""
+    import pulumi
+
+    region = pulumi.Config("aws").get("region")
+    return parse_settings(pulumi.get_stack(), raw_from_pulumi_config(), region=region)

@@ -1,0 +1,73 @@
+"""The ``deplight`` command: what ``pulumi`` itself does not do.
+
+Exit codes: 0 ok (or nothing to do), 1 failed or refused, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from components.settings import SettingsError
+from deplight.harness import StackFileError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_STACK = "dev"
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from deplight.harness import run_program
+    from deplight.plan import render_json, render_text
+
+    run = run_program(args.stack)
+    print(render_json(run, run.warnings) if args.json else render_text(run, run.warnings))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deplight",
+        description="Offline plan and policy check, deploy, rollback and release history for "
+        "Deplight stacks.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan = sub.add_parser(
+        "plan",
+        help="show the resources a `pulumi up` of a stack would create (offline, no credentials)",
+        description="Runs the real program under Pulumi mocks with the stack's committed config "
+        "(Pulumi.STACK.yaml) and prints the resource tree and a count per type. No cloud call "
+        "is made. Exit 2 when the stack configuration is invalid.",
+    )
+    plan.add_argument("--stack", default=DEFAULT_STACK, help="stack name (default: dev)")
+    plan.add_argument("--json", action="store_true", help="print JSON instead of a tree")
+    plan.set_defaults(func=_plan)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"deplight {args.command}: invalid configuration for stack {args.stack}:",
+              file=sys.stderr)  # fmt: skip
+        for err in exc.errors:
+            print(f"  - {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except StackFileError as exc:
+        print(f"deplight {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
