@@ -98,8 +98,6 @@ class Strategy(str, enum.Enum):
     """ECS rolling update with the deployment circuit breaker and rollback. Cheapest, slowest revert."""
     CODEDEPLOY = "codedeploy"
     """CodeDeploy blue/green: canary/linear traffic shifting, alarm rollback, instant revert to blue."""
-    ECS_BLUEGREEN = "ecs_bluegreen"
-    """ECS built-in blue/green (since 2025): bake time and alarm rollback without CodeDeploy."""
 
 
 class TrafficShift(str, enum.Enum):

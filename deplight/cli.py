@@ -26,15 +26,7 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="deplight",
-        description="Offline plan and policy check, deploy, rollback and release history for "
-        "Deplight stacks.",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def register_plan(sub: argparse._SubParsersAction) -> None:
     plan = sub.add_parser(
         "plan",
         help="show the resources a `pulumi up` of a stack would create (offline, no credentials)",
@@ -45,6 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--stack", default=DEFAULT_STACK, help="stack name (default: dev)")
     plan.add_argument("--json", action="store_true", help="print JSON instead of a tree")
     plan.set_defaults(func=_plan)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deplight",
+        description="Offline plan and policy check, deploy, rollback and release history for "
+        "Deplight stacks.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Each subcommand module registers its own parser and handler (func(args) -> exit code).
+    register_plan(sub)
     return parser
 
 
