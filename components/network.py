@@ -76,7 +76,6 @@ class Network(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("deplight:network:Network", name, None, opts)
         s = args.network
         self.tasks_need_public_ip: bool = s.nat is NatStrategy.NONE
         """True when there is no NAT: tasks then run in public subnets with a public IP."""
@@ -92,6 +91,8 @@ class Network(pulumi.ComponentResource):
                 f"{len(azs)} ({', '.join(azs)})"
             )
         azs = azs[: s.az_count]
+        # Validated before the component registers, so a bad AZ count leaves nothing behind.
+        super().__init__("deplight:network:Network", name, None, opts)
         public_cidrs, private_cidrs = subnet_cidrs(s.cidr, s.az_count)
 
         vpc = aws.ec2.Vpc(
@@ -139,7 +140,11 @@ class Network(pulumi.ComponentResource):
                     cidr_block=private_cidrs[i],
                     availability_zone=az,
                     map_public_ip_on_launch=False,
-                    tags={**tags, "Name": f"{args.prefix}-private-{az}", "deplight:tier": "private"},
+                    tags={
+                        **tags,
+                        "Name": f"{args.prefix}-private-{az}",
+                        "deplight:tier": "private",
+                    },
                     opts=child,
                 )
             )
@@ -289,7 +294,10 @@ class Network(pulumi.ComponentResource):
                                     "logs:PutLogEvents",
                                     "logs:DescribeLogStreams",
                                 ],
-                                "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+                                "Resource": [
+                                    log_group.arn,
+                                    pulumi.Output.concat(log_group.arn, ":*"),
+                                ],
                             }
                         ],
                     }

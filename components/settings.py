@@ -71,7 +71,7 @@ class SettingsError(ValueError):
         )
 
 
-class Tier(str, enum.Enum):
+class Tier(enum.StrEnum):
     """Which defaults profile a stack starts from; a stack file overrides single values."""
 
     DEVELOPMENT = "development"
@@ -80,7 +80,7 @@ class Tier(str, enum.Enum):
     """Highly available: 3+ tasks over 3 AZs, NAT per AZ, deletion protection, 30+ days of logs."""
 
 
-class NatStrategy(str, enum.Enum):
+class NatStrategy(enum.StrEnum):
     """How private subnets reach the internet (ECR pulls, AWS APIs)."""
 
     NONE = "none"
@@ -91,7 +91,7 @@ class NatStrategy(str, enum.Enum):
     """One NAT gateway per AZ: survives the loss of an AZ. Use in prod."""
 
 
-class Strategy(str, enum.Enum):
+class Strategy(enum.StrEnum):
     """How a new ``image_tag`` reaches production traffic."""
 
     ROLLING = "rolling"
@@ -100,7 +100,7 @@ class Strategy(str, enum.Enum):
     """CodeDeploy blue/green: canary/linear traffic shifting, alarm rollback, instant revert to blue."""
 
 
-class TrafficShift(str, enum.Enum):
+class TrafficShift(enum.StrEnum):
     """How CodeDeploy (or ECS blue/green) moves production traffic to green."""
 
     ALL_AT_ONCE = "all_at_once"
@@ -111,7 +111,7 @@ class TrafficShift(str, enum.Enum):
     """``percent`` more every ``interval_minutes``."""
 
 
-class ReleaseKind(str, enum.Enum):
+class ReleaseKind(enum.StrEnum):
     """What the current ``up`` is: set by ``deplight deploy`` / ``deplight rollback``."""
 
     DEPLOY = "deploy"

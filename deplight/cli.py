@@ -9,19 +9,43 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from components.settings import SettingsError
-from deplight.harness import StackFileError
+from deplight.harness import PROJECT_DIR, StackFileError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_STACK = "dev"
+
+
+def project_dir(value: str | None) -> Path:
+    """The Pulumi project to work on: ``--project-dir``, else the current directory when it holds
+    a ``Pulumi.yaml``, else the project this package was installed from."""
+    if value:
+        path = Path(value).resolve()
+        if not (path / "Pulumi.yaml").is_file():
+            raise StackFileError(f"--project-dir {value}: no Pulumi.yaml there")
+        return path
+    if (Path.cwd() / "Pulumi.yaml").is_file():
+        return Path.cwd()
+    return PROJECT_DIR
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--stack`` and ``--project-dir``, shared by every subcommand."""
+    parser.add_argument("--stack", default=DEFAULT_STACK, help="stack name (default: dev)")
+    parser.add_argument(
+        "--project-dir",
+        help="the Pulumi project directory (default: the current directory if it has a "
+        "Pulumi.yaml, else the installed Deplight project)",
+    )
 
 
 def _plan(args: argparse.Namespace) -> int:
     from deplight.harness import run_program
     from deplight.plan import render_json, render_text
 
-    run = run_program(args.stack)
+    run = run_program(args.stack, project_dir=project_dir(args.project_dir))
     print(render_json(run, run.warnings) if args.json else render_text(run, run.warnings))
     return EXIT_OK
 
@@ -34,7 +58,7 @@ def register_plan(sub: argparse._SubParsersAction) -> None:
         "(Pulumi.STACK.yaml) and prints the resource tree and a count per type. No cloud call "
         "is made. Exit 2 when the stack configuration is invalid.",
     )
-    plan.add_argument("--stack", default=DEFAULT_STACK, help="stack name (default: dev)")
+    add_stack_arguments(plan)
     plan.add_argument("--json", action="store_true", help="print JSON instead of a tree")
     plan.set_defaults(func=_plan)
 

@@ -188,6 +188,7 @@ def run_program(
     ``config`` defaults to the committed stack file. Settings are validated first, so invalid
     settings raise ``SettingsError`` before a single resource exists.
     """
+    project_dir = Path(project_dir).resolve()
     if config is None:
         config = read_stack_config(stack, project_dir)
     settings = settings_for(stack, config)

@@ -74,6 +74,8 @@ class _Placeholders:
             return {k: self(v) for k, v in value.items() if k not in SKIP_INPUTS}
         if isinstance(value, (list, tuple)):
             return [self(v) for v in value]
+        if isinstance(value, float) and value.is_integer():
+            return int(value)  # protobuf Structs carry every number as a float
         return value
 
 
