@@ -13,6 +13,7 @@ from pathlib import Path
 
 from components.settings import SettingsError
 from deplight.harness import PROJECT_DIR, StackFileError
+from rollback.cli import register as register_release_commands
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_STACK = "dev"
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each subcommand module registers its own parser and handler (func(args) -> exit code).
     register_plan(sub)
+    register_release_commands(sub)
     return parser
 
 

@@ -1,0 +1,510 @@
+"""Release scenarios end to end: the real adapter over a fake ``pulumi.automation.Stack`` (SDK
+dataclasses), AWS answered by moto over HTTP on 127.0.0.1. Each scenario asserts the final stack
+config, the engine calls made and the audit records written.
+
+CodeDeploy deployment states and ``StopDeployment``, which moto does not model (its deployments
+never leave ``Created``), are answered by botocore's ``Stubber`` with responses shaped as in the
+AWS CodeDeploy API reference (GetDeployment, ListDeploymentTargets, GetDeploymentTarget,
+StopDeployment).
+"""
+
+# ruff: noqa: F811 - the moto fixtures are imported by name and then requested as arguments
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from pulumi.automation import CommandError, CommandResult, ConcurrentUpdateError
+
+from rollback.aws import Aws
+from rollback.checks import CONFIRM_PROD
+from rollback.commands import (
+    DeployOptions,
+    RollbackOptions,
+    deploy,
+    releases_report,
+    render_releases,
+    rollback,
+)
+from rollback.errors import BadInputError
+from rollback.stack import PulumiStack
+from tests.test_rollback_support import (
+    REGION,
+    SHA,
+    FakeAutoStack,
+    FakeWorkspace,
+    MotoWorld,
+    NoSleep,
+    SimulatedCrash,
+    UpPlan,
+    adapter,
+    aws_endpoint,  # noqa: F401 - fixture
+    moto_endpoint,  # noqa: F401 - fixture
+    summary,
+    write_lock,
+)
+
+A, B, C = SHA["A"], SHA["B"], SHA["C"]
+T0 = datetime.now(UTC) - timedelta(days=3)
+
+
+def hours(n: float) -> datetime:
+    return T0 + timedelta(hours=n)
+
+
+class Rig:
+    """One stack: its AWS side (moto), its Pulumi side (fake Stack behind the real adapter)."""
+
+    def __init__(self, endpoint: str, tmp_path: Path, *, stack: str = "dev",
+                 tier: str = "development", history: list[Any], image_tag: str,
+                 schema: int | None = 12, pushed: tuple[str, ...] = (A, B, C),
+                 running: str | None = None, codedeploy: bool = False) -> None:  # fmt: skip
+        self.world = MotoWorld(endpoint, stack)
+        self.world.push(*pushed)
+        self.world.run(running or image_tag)
+        config: dict[str, Any] = {"aws:region": REGION, "deplight:tier": tier,
+                                  "deplight:image_tag": image_tag}  # fmt: skip
+        if schema is not None:
+            config["deplight:schema_version"] = schema
+        self.state = tmp_path / "state"
+        self.fake = FakeAutoStack(
+            stack, config, list(history), self.world.outputs(codedeploy=codedeploy),
+            FakeWorkspace(f"file://{self.state}", stack), on_up=self.world.on_up,
+        )  # fmt: skip
+        self.stack: PulumiStack = adapter(self.fake, tmp_path)
+        self.aws: Aws = self.world.aws
+        self.env = NoSleep()
+
+    def rollback(self, **opts: Any) -> Any:
+        opts.setdefault("verify_timeout_s", 0)
+        return rollback(self.stack, self.aws, RollbackOptions(**opts), self.env)
+
+    def deploy(self, tag: str, **opts: Any) -> Any:
+        opts.setdefault("verify_timeout_s", 0)
+        return deploy(self.stack, self.aws, DeployOptions(image_tag=tag, **opts), self.env)
+
+    @property
+    def tag(self) -> Any:
+        return self.fake.config.get("deplight:image_tag")
+
+    def ups(self) -> list[dict[str, Any]]:
+        return [kw for name, kw in self.fake.calls if name == "up"]
+
+
+def deployed(tag: str, at: float, **kw: Any) -> Any:
+    return summary(tag, message=f"deploy: {tag}", start=hours(at), release_kind="deploy", **kw)
+
+
+def two_releases() -> list[Any]:
+    """A then B deployed, both succeeded (newest first)."""
+    return [deployed(B, 2), deployed(A, 1)]
+
+
+def test_rollback_to_previous(aws_endpoint: str, tmp_path: Path) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    result = rig.rollback(reason="5xx after B")
+
+    assert result.exit_code == 0 and result.status == "succeeded", result.summary
+    assert rig.tag == A and rig.fake.config["deplight:release"] == {"kind": "rollback"}
+    assert rig.fake.config["deplight:schema_version"] == 12
+    assert rig.fake.ops() == ["set_config", "set_config", "up", "preview"]
+    up = rig.ups()[0]
+    assert up["message"] == f"rollback: {B} -> {A} (5xx after B)"
+    assert up["policy_packs"] == [str(tmp_path / "policies")]
+    assert up["policy_pack_configs"] == [str(tmp_path / "policies" / "config" / "dev.json")]
+    [record] = rig.world.audit()
+    assert record["operation"] == "rollback" and record["result"] == "succeeded"
+    assert (record["from_tag"], record["to_tag"], record["path"]) == (B, A, "slow")
+    assert record["who"] == "octocat" and record["trigger"] == "manual"
+    assert record["reason"] == "5xx after B" and record["update_id"] == result.update_id
+    assert record["duration_s"] >= 0 and "error" not in record
+    # the history now shows the rollback as the current release
+    report = releases_report(rig.stack, rig.aws)
+    assert report["current"]["kind"] == "rollback" and report["current"]["image_tag"] == A
+
+
+def test_rollback_to_a_tag_that_never_succeeded_is_refused(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    history = [deployed(C, 3, result="failed"), *two_releases()]
+    rig = Rig(aws_endpoint, tmp_path, history=history, image_tag=C, running=B)
+    result = rig.rollback(to=C)
+
+    assert result.exit_code == 1 and result.status == "refused"
+    assert f"{C} never succeeded" in result.summary and f"{B}, {A}" in result.summary
+    assert rig.tag == C and rig.fake.ops() == []
+    [record] = rig.world.audit()
+    assert record["result"] == "refused" and "target-succeeded" in record["error"]
+    assert record["to_tag"] == C
+
+
+def test_rollback_refuses_a_missing_image(aws_endpoint: str, tmp_path: Path) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B, pushed=(B,))
+    result = rig.rollback()
+
+    assert result.status == "refused" and result.exit_code == 1
+    assert f"image web-dev:{A} is not in ECR" in result.summary
+    assert rig.tag == B and rig.fake.ops() == []
+    assert [r["result"] for r in rig.world.audit()] == ["refused"]
+
+
+def test_schema_raise_refused_then_allowed_with_override(aws_endpoint: str, tmp_path: Path) -> None:
+    history = [deployed(B, 2, schema=13), deployed(A, 1, schema=12)]
+    rig = Rig(aws_endpoint, tmp_path, history=history, image_tag=B, schema=13)
+
+    refused = rig.rollback()
+    assert refused.status == "refused"
+    assert "schema_version rose from 12" in refused.summary and "to 13" in refused.summary
+    assert "--allow-schema-downgrade" in refused.summary
+    assert rig.tag == B and rig.fake.ops() == []
+
+    allowed = rig.rollback(allow_schema_downgrade=True)
+    assert allowed.status == "succeeded", allowed.summary
+    assert rig.tag == A and rig.fake.config["deplight:schema_version"] == 12
+    records = rig.world.audit()
+    assert [r["result"] for r in records] == ["refused", "succeeded"]
+    assert (records[1]["from_schema"], records[1]["to_schema"]) == (13, 12)
+    schema_check = next(c for c in allowed.checks if c.name == "schema-version")
+    assert "overridden by --allow-schema-downgrade" in schema_check.reason
+
+
+def test_production_tier_needs_confirmation(aws_endpoint: str, tmp_path: Path) -> None:
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
+              image_tag=B)  # fmt: skip
+    refused = rig.rollback()
+    assert refused.status == "refused" and f"--confirm {CONFIRM_PROD}" in refused.summary
+    assert rig.tag == B and rig.fake.ops() == []
+    with pytest.raises(BadInputError, match="--confirm: expected ROLLBACK-PROD"):
+        rig.rollback(confirm="yes please")
+
+    confirmed = rig.rollback(confirm=CONFIRM_PROD)
+    assert confirmed.status == "succeeded" and rig.tag == A
+    assert [r["result"] for r in rig.world.audit()] == ["refused", "succeeded"]
+    assert rig.world.audit()[1]["tier"] == "production"
+
+
+def test_a_stack_named_prod_is_not_special(aws_endpoint: str, tmp_path: Path) -> None:
+    """Confirmation follows deplight:tier (data), not the stack name."""
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="development", history=two_releases(),
+              image_tag=B)  # fmt: skip
+    assert rig.rollback().status == "succeeded"
+
+
+def test_concurrent_update_is_refused_with_the_lock_holder(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    write_lock(rig.state, "dev", who="ci", host="runner-7", pid=4242)
+
+    result = rig.rollback()
+    assert result.status == "refused"
+    assert "ci@runner-7 (pid 4242, since 2024-05-01T09:58:00+00:00)" in result.summary
+    assert "--cancel-stale" in result.summary
+    assert rig.tag == B and rig.fake.ops() == []
+    assert "no-update-running" in rig.world.audit()[0]["error"]
+
+    # only on request: the stale lock is cancelled, then the rollback runs
+    done = rig.rollback(cancel_stale=True)
+    assert done.status == "succeeded" and rig.tag == A
+    assert rig.fake.ops()[:1] == ["cancel"]
+
+
+def test_lock_taken_during_up_restores_config(aws_endpoint: str, tmp_path: Path) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    stderr = (
+        "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) "
+        "to end or delete the lock file with `pulumi cancel`.\n"
+        f"  file://{rig.state}/.pulumi/locks/organization/deplight/dev/9f.json: created by "
+        "alice@laptop (pid 77) at 2024-05-01T10:00:00Z"
+    )
+    rig.fake.plans.append(UpPlan(
+        raises=ConcurrentUpdateError(CommandResult(stdout="", stderr=stderr, code=255)),
+        engine_runs=False,
+    ))  # fmt: skip
+    result = rig.rollback()
+
+    assert result.status == "refused" and result.exit_code == 1
+    assert "alice@laptop (pid 77" in result.summary and f"restored to {B}" in result.summary
+    assert rig.tag == B and "deplight:release" not in rig.fake.config
+    assert rig.fake.ops() == ["set_config", "set_config", "up", "set_config", "remove_config"]
+    [record] = rig.world.audit()
+    assert record["result"] == "refused" and "alice@laptop" in record["error"]
+
+
+def _cd_stubs(stub: Stubber, group: str) -> None:
+    """CodeDeploy of a green deployment in its blue termination wait, stopped with rollback."""
+    now = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+
+    def info(dep_id: str, status: str, **extra: Any) -> dict[str, Any]:
+        return {"deploymentInfo": {
+            "deploymentId": dep_id, "applicationName": group, "deploymentGroupName": group,
+            "status": status, "computePlatform": "ECS", "createTime": now,
+            "deploymentStyle": {"deploymentType": "BLUE_GREEN",
+                                "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+            **extra,
+        }}  # fmt: skip
+
+    def target(dep_id: str, blue: float, green: float, step: str) -> dict[str, Any]:
+        sets = [("Blue", blue, f"{group}-blue"), ("Green", green, f"{group}-green")]
+        return {"deploymentTarget": {"deploymentTargetType": "ECSTarget", "ecsTarget": {
+            "deploymentId": dep_id, "targetId": f"{group}:{group}", "status": "InProgress",
+            "lifecycleEvents": [{"lifecycleEventName": step, "status": "Succeeded"}],
+            "taskSetsInfo": [{"identifer": f"ecs-svc/{label}", "status": "ACTIVE",
+                              "trafficWeight": weight, "taskSetLabel": label,
+                              "targetGroup": {"name": tg}} for label, weight, tg in sets],
+        }}}  # fmt: skip
+
+    def state(dep_id: str, response: dict[str, Any], blue: float, green: float, step: str) -> None:
+        stub.add_response("get_deployment", response, {"deploymentId": dep_id})
+        stub.add_response("list_deployment_targets", {"targetIds": [f"{group}:{group}"]},
+                          {"deploymentId": dep_id})  # fmt: skip
+        stub.add_response("get_deployment_target", target(dep_id, blue, green, step),
+                          {"deploymentId": dep_id, "targetId": f"{group}:{group}"})  # fmt: skip
+
+    stub.add_response(
+        "list_deployments", {"deployments": ["d-GREEN0001"]},
+        {"applicationName": group, "deploymentGroupName": group,
+         "includeOnlyStatuses": ["Created", "Queued", "InProgress", "Baking", "Ready"]},
+    )  # fmt: skip
+    state("d-GREEN0001", info("d-GREEN0001", "InProgress", instanceTerminationWaitTimeStarted=True),
+          0.0, 100.0, "AfterAllowTraffic")  # fmt: skip
+    stub.add_response("stop_deployment", {"status": "Pending", "statusMessage": "Stop requested"},
+                      {"deploymentId": "d-GREEN0001", "autoRollbackEnabled": True})  # fmt: skip
+    state("d-GREEN0001", info("d-GREEN0001", "Stopped", rollbackInfo={
+        "rollbackDeploymentId": "d-ROLLBACK01", "rollbackMessage": "stopped by user"}),
+        100.0, 0.0, "AllowTraffic")  # fmt: skip
+    state("d-ROLLBACK01", info("d-ROLLBACK01", "Succeeded"), 100.0, 0.0, "AllowTraffic")
+
+
+def test_fast_path_during_blue_termination_wait(aws_endpoint: str, tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
+              image_tag=B, codedeploy=True)  # fmt: skip
+    cd = boto3.client("codedeploy", region_name=REGION, endpoint_url=aws_endpoint)
+    stub = Stubber(cd)
+    _cd_stubs(stub, "web-prod")
+    rig.aws = Aws(REGION, endpoint_url=aws_endpoint, clients={"codedeploy": cd})
+    with stub, caplog.at_level(logging.INFO):
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="alarm: 5xx")
+        stub.assert_no_pending_responses()
+
+    assert result.status == "succeeded" and result.path == "fast", result.summary
+    assert rig.tag == A and rig.fake.config["deplight:release"] == {"kind": "rollback"}
+    # CodeDeploy was stopped before anything else changed; then config reverted and up ran
+    assert rig.fake.ops() == ["set_config", "set_config", "up", "preview"]
+    assert rig.ups()[0]["message"] == f"rollback: {B} -> {A} (alarm: 5xx)"
+    progress = caplog.text
+    assert "blue termination wait" in progress and "traffic blue 0%, green 100%" in progress
+    assert "rollback deployment d-ROLLBACK01 succeeded" in progress
+    [record] = rig.world.audit()
+    assert record["path"] == "fast" and record["result"] == "succeeded"
+
+
+def _failed_deploy_history() -> list[Any]:
+    return [deployed(C, 3, result="failed"), *two_releases()]
+
+
+def test_auto_after_a_failed_deploy_rolls_back(aws_endpoint: str, tmp_path: Path) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=_failed_deploy_history(), image_tag=C, running=B)
+    failed_id = releases_report(rig.stack, rig.aws)["latest"]["id"]
+    result = rig.rollback(auto=True)
+
+    assert result.status == "succeeded", result.summary
+    assert rig.tag == B, "the newest known-good release before the failed one"
+    assert rig.ups()[0]["message"].startswith(f"rollback: {C} -> {B} (automatic: deploy {C} failed")
+    [record] = rig.world.audit()
+    assert record["trigger"] == "auto" and record["handles_update"] == failed_id
+
+    # run twice: the last update is now a rollback, so the second run does nothing
+    again = rig.rollback(auto=True)
+    assert again.status == "nothing-to-do" and again.exit_code == 0
+    assert "nothing to do because" in again.summary and "itself a rollback" in again.summary
+    assert len(rig.ups()) == 1 and len(rig.world.audit()) == 1
+
+
+def test_auto_does_not_handle_the_same_failed_update_twice(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=_failed_deploy_history(), image_tag=C, running=B)
+    # the first attempt fails before the engine runs (e.g. the CLI cannot reach the backend)
+    rig.fake.plans.append(UpPlan(raises=CommandError(CommandResult(
+        stdout="", stderr="error: failed to load checkpoint: connection reset", code=255,
+    )), engine_runs=False))  # fmt: skip
+    first = rig.rollback(auto=True)
+    assert first.status == "failed" and f"restored to {C}" in first.summary
+    assert rig.tag == C
+
+    second = rig.rollback(auto=True)
+    assert second.status == "nothing-to-do" and second.exit_code == 0
+    assert "already handled by rollback-" in second.summary
+    assert len(rig.ups()) == 1
+    assert [r["result"] for r in rig.world.audit()] == ["failed"]
+
+
+def test_auto_after_a_failed_rollback_is_a_no_op(aws_endpoint: str, tmp_path: Path) -> None:
+    history = [
+        summary(A, message=f"rollback: {B} -> {A} (alarm)", start=hours(3), result="failed",
+                release_kind="rollback"),
+        *two_releases(),
+    ]  # fmt: skip
+    rig = Rig(aws_endpoint, tmp_path, history=history, image_tag=A, running=B)
+    result = rig.rollback(auto=True)
+
+    assert result.status == "nothing-to-do" and result.exit_code == 0
+    assert "was itself a rollback" in result.summary
+    assert rig.fake.ops() == [] and rig.world.audit() == []
+
+
+def test_auto_acts_when_a_deploy_failed_its_verification(aws_endpoint: str, tmp_path: Path) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    rig.fake.on_up = None  # up "succeeds" but ECS keeps running B (it rolled back on its own)
+    failed = rig.deploy(C)
+    assert failed.status == "failed" and "verification failed" in failed.summary
+
+    rig.fake.on_up = rig.world.on_up
+    result = rig.rollback(auto=True)
+    assert result.status == "succeeded" and rig.tag == B
+    deploy_record, rollback_record = rig.world.audit()
+    assert rollback_record["handles_update"] == deploy_record["update_id"]
+
+
+def test_crash_after_the_intent_record_is_visible_next_run(aws_endpoint: str, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    rig.fake.plans.append(UpPlan(raises=SimulatedCrash(), engine_runs=True))
+    with pytest.raises(SimulatedCrash):
+        rig.rollback(reason="before the crash")
+    [record] = rig.world.audit()
+    assert "result" not in record and record["reason"] == "before the crash"
+
+    report = releases_report(rig.stack, rig.aws)
+    assert [r["release_id"] for r in report["unfinished"]] == [record["release_id"]]
+    assert "started, no outcome" in render_releases(report)
+    with caplog.at_level(logging.WARNING):
+        rig.rollback(dry_run=True)
+    assert "has no outcome" in caplog.text and record["release_id"] in caplog.text
+
+
+def test_verification_failure_is_exit_1_with_what_differed(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    rig.fake.on_up = None  # ECS keeps running B
+    result = rig.rollback()
+
+    assert result.exit_code == 1 and result.status == "failed"
+    assert (
+        f"with image {rig.world.repo_uri}:{B}, expected {rig.world.repo_uri}:{A}" in result.summary
+    )
+    assert rig.tag == A, "the engine ran with A: the config says what it ran"
+    [record] = rig.world.audit()
+    assert record["result"] == "failed" and "verification failed" in record["error"]
+
+
+def test_drift_after_release_fails_verification(aws_endpoint: str, tmp_path: Path) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    rig.fake.drift = True
+    result = rig.rollback()
+    assert result.exit_code == 1 and "preview expects changes" in result.summary
+    assert "update aws:ecs/service:Service web-service" in result.summary
+
+
+def test_dry_run_changes_nothing(aws_endpoint: str, tmp_path: Path) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    result = rig.rollback(dry_run=True)
+    assert result.status == "dry-run" and f"would roll back {B} -> {A}" in result.summary
+    assert rig.fake.ops() == [] and rig.world.audit() == []
+
+
+# -- deploy ---------------------------------------------------------------------------------------
+
+
+def test_deploy_sets_config_runs_up_with_policies_and_verifies(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    result = rig.deploy(C, schema_version=13)
+
+    assert result.status == "succeeded", result.summary
+    assert rig.tag == C and rig.fake.config["deplight:schema_version"] == 13
+    assert rig.fake.config["deplight:release"] == {"kind": "deploy"}
+    up = rig.ups()[0]
+    assert up["message"] == f"deploy: {C}" and up["policy_packs"] and up["show_secrets"] is False
+    assert (
+        "set_config --type",
+        {"key": "deplight:schema_version", "value": "13", "type": "int"},
+    ) in rig.fake.calls
+    [record] = rig.world.audit()
+    assert (record["operation"], record["from_tag"], record["to_tag"]) == ("deploy", B, C)
+    assert record["result"] == "succeeded"
+
+
+def test_deploy_validates_the_sha(aws_endpoint: str, tmp_path: Path) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    with pytest.raises(BadInputError, match="--image-tag: expected a git commit SHA"):
+        rig.deploy("latest")
+    assert rig.fake.ops() == []
+
+
+def test_deploy_refuses_a_missing_image(aws_endpoint: str, tmp_path: Path) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B, pushed=(A, B))
+    result = rig.deploy(C)
+    assert result.status == "refused" and f"web-dev:{C} is not in ECR" in result.summary
+    assert rig.tag == B and rig.fake.ops() == []
+
+
+def test_deploy_failure_after_the_engine_ran_keeps_the_config(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    rig.fake.plans.append(UpPlan(raises=CommandError(CommandResult(
+        stdout="", stderr="error: update failed: aws:ecs:Service web-dev: timeout", code=255,
+    )), engine_runs=True))  # fmt: skip
+    result = rig.deploy(C)
+    assert result.status == "failed" and f"left at {C}" in result.summary
+    assert rig.tag == C
+    [record] = rig.world.audit()
+    assert record["result"] == "failed" and record["update_id"] == result.update_id
+    assert releases_report(rig.stack, rig.aws)["latest"]["result"] == "failed"
+
+
+def test_bootstrap_deploy_without_outputs(aws_endpoint: str, tmp_path: Path) -> None:
+    """A brand-new stack has no outputs (no repository, no audit table): the image cannot be
+    checked unless --skip-image-check; the audit record is written once the table exists."""
+    rig = Rig(aws_endpoint, tmp_path, history=[], image_tag=B)
+    outputs = dict(rig.fake.stack_outputs)
+    rig.fake.stack_outputs = {}
+    del rig.fake.config["deplight:image_tag"]
+
+    refused = rig.deploy(C)
+    assert refused.status == "refused" and "--skip-image-check" in refused.summary
+
+    def first_up(config: dict[str, Any]) -> None:
+        rig.fake.stack_outputs = outputs
+        rig.world.on_up(config)
+
+    rig.fake.on_up = first_up
+    result = rig.deploy(C, skip_image_check=True)
+    assert result.status == "succeeded", result.summary
+    [record] = rig.world.audit()
+    assert record["result"] == "succeeded" and record["to_tag"] == C
+
+
+def test_a_failed_config_write_restores_what_was_written(aws_endpoint: str, tmp_path: Path) -> None:
+    history = [deployed(B, 2, schema=13), deployed(A, 1, schema=12)]
+    rig = Rig(aws_endpoint, tmp_path, history=history, image_tag=B, schema=13)
+    rig.fake.unwritable = frozenset({"deplight:schema_version"})
+    result = rig.rollback(allow_schema_downgrade=True)
+
+    assert result.status == "failed" and "could not set the config" in result.summary
+    assert f"restored to {B}" in result.summary
+    assert rig.tag == B and rig.fake.config["deplight:schema_version"] == 13
+    assert "deplight:release" not in rig.fake.config and rig.ups() == []
+    [record] = rig.world.audit()
+    assert record["result"] == "failed" and "permission denied" in record["error"]
