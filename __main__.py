@@ -6,7 +6,14 @@ This file only composes: typed settings in, components in dependency order, outp
 import pulumi
 
 from components import outputs as keys
+from components.ecs_service import EcsService, EcsServiceArgs
 from components.network import Network, NetworkArgs
+from components.observability import (
+    Observability,
+    ObservabilityArgs,
+    ServiceLogs,
+    ServiceLogsArgs,
+)
 from components.settings import SettingsError, load_settings
 
 try:
@@ -15,14 +22,49 @@ except SettingsError as exc:
     # RunError prints the message without a Python traceback: the list is the whole story.
     raise pulumi.RunError(str(exc)) from None
 
+prefix = settings.prefix
 network = Network(
-    settings.prefix,
+    prefix,
     NetworkArgs(
-        prefix=settings.prefix,
+        prefix=prefix,
         network=settings.network,
         container_port=settings.service.container_port,
         test_port=settings.ingress.test_port,
         test_cidrs=settings.ingress.test_cidrs,
+    ),
+)
+logs = ServiceLogs(prefix, ServiceLogsArgs(prefix=prefix, observability=settings.observability))
+service = EcsService(
+    prefix,
+    EcsServiceArgs(
+        prefix=prefix,
+        region=settings.region,
+        image_tag=settings.image_tag,
+        service=settings.service,
+        deploy=settings.deploy,
+        ingress=settings.ingress,
+        vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids,
+        service_subnet_ids=network.service_subnet_ids,
+        assign_public_ip=network.tasks_need_public_ip,
+        alb_security_group_id=network.alb_security_group_id,
+        task_security_group_id=network.task_security_group_id,
+        log_group_name=logs.log_group_name,
+        log_group_arn=logs.log_group_arn,
+    ),
+)
+observability = Observability(
+    prefix,
+    ObservabilityArgs(
+        prefix=prefix,
+        region=settings.region,
+        observability=settings.observability,
+        alb_arn_suffix=service.alb_arn_suffix,
+        blue_target_group_arn_suffix=service.blue_target_group_arn_suffix,
+        green_target_group_arn_suffix=service.green_target_group_arn_suffix,
+        cluster_name=service.cluster_name,
+        service_name=service.service_name,
+        audit_table_deletion_protection=settings.observability.audit_deletion_protection,
     ),
 )
 
@@ -31,3 +73,25 @@ pulumi.export(keys.PUBLIC_SUBNET_IDS, network.public_subnet_ids)
 pulumi.export(keys.PRIVATE_SUBNET_IDS, network.private_subnet_ids)
 pulumi.export(keys.IMAGE_TAG, settings.image_tag)
 pulumi.export(keys.SCHEMA_VERSION, settings.schema_version)
+pulumi.export(keys.DEPLOY_STRATEGY, settings.deploy.strategy.value)
+pulumi.export(keys.SERVICE_URL, service.service_url)
+pulumi.export(keys.ALB_DNS_NAME, service.alb_dns_name)
+pulumi.export(keys.ALB_ARN_SUFFIX, service.alb_arn_suffix)
+pulumi.export(keys.BLUE_TARGET_GROUP_NAME, service.blue_target_group_name)
+pulumi.export(keys.GREEN_TARGET_GROUP_NAME, service.green_target_group_name)
+pulumi.export(keys.BLUE_TARGET_GROUP_ARN_SUFFIX, service.blue_target_group_arn_suffix)
+pulumi.export(keys.GREEN_TARGET_GROUP_ARN_SUFFIX, service.green_target_group_arn_suffix)
+pulumi.export(keys.PROD_LISTENER_ARN, service.prod_listener_arn)
+pulumi.export(keys.TEST_LISTENER_ARN, service.test_listener_arn)
+pulumi.export(keys.CLUSTER_NAME, service.cluster_name)
+pulumi.export(keys.SERVICE_NAME, service.service_name)
+pulumi.export(keys.CONTAINER_NAME, service.container_name)
+pulumi.export(keys.REPOSITORY_URL, service.repository_url)
+pulumi.export(keys.REPOSITORY_NAME, service.repository_name)
+pulumi.export(keys.TASK_DEFINITION_ARN, service.task_definition_arn)
+pulumi.export(keys.TASK_DEFINITION_FAMILY, service.task_definition_family)
+pulumi.export(keys.LOG_GROUP_NAME, logs.log_group_name)
+pulumi.export(keys.DASHBOARD_URL, observability.dashboard_url)
+pulumi.export(keys.ROLLBACK_ALARM_NAMES, observability.rollback_alarm_names)
+pulumi.export(keys.ALERT_TOPIC_ARN, observability.alert_topic_arn)
+pulumi.export(keys.AUDIT_TABLE_NAME, observability.audit_table_name)

@@ -54,6 +54,7 @@ SNS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$"
 OIDC_PROVIDER_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
 )
+DIGEST_IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9./_-]*(:[0-9]+)?/?[a-z0-9./_-]*@sha256:[0-9a-f]{64}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -150,6 +151,8 @@ class ServiceSettings:
     """Environment variable -> SSM parameter or Secrets Manager secret ARN."""
     xray: bool = False
     """Run the X-Ray daemon sidecar and let the task write traces."""
+    xray_daemon_image: str | None = None
+    """X-Ray daemon image pinned by digest (``...@sha256:<64 hex>``); required with ``xray``."""
     ecr_keep_images: int = 30
     """Release images the ECR lifecycle policy keeps (the rollback window)."""
     ecr_immutable_tags: bool = True
@@ -242,6 +245,8 @@ class ObservabilitySettings:
     """E-mail subscribed to the alert topic (optional)."""
     alert_sns_topic_arn: str | None = None
     """Existing SNS topic for alerts instead of creating one (optional)."""
+    audit_deletion_protection: bool = True
+    """Refuse to delete the release/rollback audit table (the second copy of the release log)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -307,7 +312,9 @@ TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
         "network": {"az_count": 2, "nat": "single", "flow_logs": False},
         "deploy": {"strategy": "rolling", "traffic": "all_at_once", "blue_termination_minutes": 5},
         "ingress": {"deletion_protection": False},
-        "observability": {"log_retention_days": 7, "xray_sampling_rate": 0.1},
+        "observability": {
+            "log_retention_days": 7, "xray_sampling_rate": 0.1, "audit_deletion_protection": False,
+        },
     },
     Tier.PRODUCTION: {
         "service": {
@@ -575,6 +582,13 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     sv.str_map("secrets", ENV_VAR_RE, lambda a: bool(SECRET_ARN_RE.fullmatch(a)),
                "an SSM parameter or Secrets Manager secret ARN")  # fmt: skip
     sv.bool_("xray")
+    sv.str_("xray_daemon_image", DIGEST_IMAGE_RE,
+            "an image pinned by digest (<registry>/<name>@sha256:<64 hex>)", optional=True)
+    if sv.values.get("xray") and not sv.values.get("xray_daemon_image") and not any(
+        e.startswith(f"{NAMESPACE}:service.xray_daemon_image") for e in errors
+    ):
+        sv.error("xray_daemon_image",
+                 "a digest-pinned X-Ray daemon image when service.xray is true", None)
     sv.int_("ecr_keep_images", lo=1, hi=1000)
     sv.bool_("ecr_immutable_tags")
     cpu, mem = sv.values.get("cpu"), sv.values.get("memory")
@@ -650,6 +664,7 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     ob.int_("alarm_evaluation_periods", lo=1, hi=60)
     ob.str_("alert_email", EMAIL_RE, "an e-mail address", optional=True)
     ob.str_("alert_sns_topic_arn", SNS_ARN_RE, "an SNS topic ARN", optional=True)
+    ob.bool_("audit_deletion_protection")
 
     gh = _Reader(errors, "github", raw.get("github"), {}, GithubSettings)
     gh.str_("repository", REPOSITORY_RE, "owner/name of a GitHub repository (no wildcards)")

@@ -72,6 +72,8 @@ class ProgramRun:
 
     def one(self, type_: str, name_contains: str = "") -> Registered:
         found = [r for r in self.of_type(type_) if name_contains in r.name]
+        exact = [r for r in found if r.name == name_contains]
+        found = exact or found
         if len(found) != 1:
             names = [r.name for r in self.of_type(type_)]
             raise LookupError(f"expected one {type_} matching {name_contains!r}, found {names}")

@@ -19,6 +19,8 @@ from components.settings import (
 )
 from deplight.harness import read_stack_config, settings_for
 
+XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon@sha256:" + "ab" * 32
+
 
 def errors_of(raw: dict[str, Any], stack: str = "dev") -> list[str]:
     with pytest.raises(SettingsError) as info:
@@ -69,7 +71,8 @@ def test_stack_values_override_defaults_and_strings_from_cli_are_coerced() -> No
             "tier": "development",
             "image_tag": "0123456789abcdef0123456789abcdef01234567",
             "schema_version": "7",
-            "service": {"cpu": "512", "memory": 1024, "xray": "true"},
+            "service": {"cpu": "512", "memory": 1024, "xray": "true",
+                        "xray_daemon_image": XRAY_IMAGE},
             "network": {"nat": "none", "az_count": 1},
         },
     )
@@ -123,6 +126,11 @@ def test_release_kind() -> None:
         ({"service": {"environment": {"1BAD": "x"}}}, "deplight:service.environment.1BAD",
          "environment variable name"),
         ({"service": {"xray": "maybe"}}, "deplight:service.xray", "true or false"),
+        ({"service": {"xray": True}}, "deplight:service.xray_daemon_image", "digest-pinned"),
+        ({"service": {"xray": True, "xray_daemon_image": "amazon/aws-xray-daemon:3.3.14"}},
+         "deplight:service.xray_daemon_image", "pinned by digest"),
+        ({"observability": {"audit_deletion_protection": "no"}},
+         "deplight:observability.audit_deletion_protection", "true or false"),
         ({"network": {"cidr": "8.8.0.0/16"}}, "deplight:network.cidr", "private"),
         ({"network": {"cidr": "10.0.0.0/28"}}, "deplight:network.cidr", "/16 and /24"),
         ({"network": {"cidr": "10.0.0.1/16"}}, "deplight:network.cidr", "IPv4 CIDR"),

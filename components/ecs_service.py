@@ -1,0 +1,636 @@
+"""The EcsService component: ECR repository, cluster, roles, task definition, ALB with blue and
+green target groups, listeners, the Fargate service and its autoscaling.
+
+Construction logic that can be pure is pure: :func:`container_definitions`,
+:func:`execution_policy`, :func:`task_policy` and :func:`lifecycle_policy` are plain functions of
+settings, tested (and snapshot-tested) without the engine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import DeploySettings, IngressSettings, ServiceSettings, Strategy
+
+HTTP_PORT, HTTPS_PORT = 80, 443
+XRAY_DAEMON_PORT = 2000
+ASSUME_ECS_TASKS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def aws_name(prefix: str, suffix: str, limit: int = 32) -> str:
+    """``<prefix>-<suffix>`` within AWS's length limit (ALB and target group names: 32)."""
+    room = limit - len(suffix) - 1
+    return f"{prefix[:room].rstrip('-')}-{suffix}"
+
+
+def container_definitions(
+    *,
+    settings: ServiceSettings,
+    image: str,
+    log_group: str,
+    region: str,
+    tracing_name: str,
+) -> list[dict[str, Any]]:
+    """The task's container definitions (pure; snapshot-tested).
+
+    The health check runs ``curl`` inside the container: the application image must contain it
+    (or replace the command through a custom image). The X-Ray daemon sidecar is added when
+    ``service.xray`` is on, with the digest-pinned image from ``service.xray_daemon_image``.
+    """
+
+    def logging(stream_prefix: str) -> dict[str, Any]:
+        return {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": log_group,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": stream_prefix,
+            },
+        }
+
+    env = dict(settings.environment)
+    if settings.xray:
+        env |= {
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{XRAY_DAEMON_PORT}",
+            "AWS_XRAY_TRACING_NAME": tracing_name,
+        }
+    app: dict[str, Any] = {
+        "name": settings.name,
+        "image": image,
+        "essential": True,
+        "portMappings": [
+            {
+                "containerPort": settings.container_port,
+                "hostPort": settings.container_port,
+                "protocol": "tcp",
+            },
+        ],  # fmt: skip
+        "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(settings.secrets.items())],
+        "logConfiguration": logging(settings.name),
+        "healthCheck": {
+            "command": [
+                "CMD-SHELL",
+                f"curl -fsS http://localhost:{settings.container_port}"
+                f"{settings.health_check_path} || exit 1",
+            ],
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 30,
+        },
+        "readonlyRootFilesystem": False,
+        "privileged": False,
+    }
+    defs = [app]
+    if settings.xray:
+        defs.append(
+            {
+                "name": "xray-daemon",
+                "image": settings.xray_daemon_image,
+                "essential": False,
+                "portMappings": [{"containerPort": XRAY_DAEMON_PORT, "protocol": "udp"}],
+                "logConfiguration": logging("xray"),
+                "cpu": 32,
+                "memoryReservation": 64,
+                "privileged": False,
+            }
+        )
+    return defs
+
+
+def execution_policy(
+    *, repository_arn: str, log_group_arn: str, secrets: Mapping[str, str]
+) -> dict[str, Any]:
+    """What ECS itself needs to start the task: pull this image, write this log group, read
+    the configured secrets. Nothing else."""
+    statements: list[dict[str, Any]] = [
+        {
+            # GetAuthorizationToken has no resource-level permission: AWS only accepts "*".
+            "Sid": "EcrAuth",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+        {
+            "Sid": "PullThisRepository",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+            ],
+            "Resource": repository_arn,
+        },
+        {
+            "Sid": "WriteThisLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+    ]
+    ssm = sorted(v for v in secrets.values() if ":ssm:" in v)
+    sm = sorted(v for v in secrets.values() if ":secretsmanager:" in v)
+    if ssm:
+        statements.append(
+            {
+                "Sid": "ReadParameters",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameters",
+                "Resource": ssm,
+            }  # fmt: skip
+        )
+    if sm:
+        statements.append(
+            {
+                "Sid": "ReadSecrets",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": sm,
+            }  # fmt: skip
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def task_policy(*, xray: bool) -> dict[str, Any] | None:
+    """What the application itself may do: X-Ray writes when tracing is on, otherwise nothing.
+
+    Grant the app's own needs (a bucket, a queue) in the service's own stack code, scoped to ARNs.
+    """
+    if not xray:
+        return None
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                # X-Ray has no resource-level permissions for these actions: AWS only accepts "*".
+                "Sid": "XRayWrite",
+                "Effect": "Allow",
+                "Action": [
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                    "xray:GetSamplingStatisticSummaries",
+                ],
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+def lifecycle_policy(keep_images: int) -> dict[str, Any]:
+    """ECR lifecycle: untagged layers go after a day; the newest ``keep_images`` images stay, so a
+    rollback target never expires while it is inside the release window."""
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": "expire untagged images after 1 day",
+                "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
+                              "countUnit": "days", "countNumber": 1},
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": f"keep the last {keep_images} release images",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                              "countNumber": keep_images},
+                "action": {"type": "expire"},
+            },
+        ]
+    }  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class EcsServiceArgs:
+    """Inputs of :class:`EcsService`."""
+
+    prefix: str
+    """Name prefix (``<service>-<stack>``)."""
+    region: str
+    """Region (awslogs driver)."""
+    image_tag: str | None
+    """The release; ``None`` for the bootstrap ``up`` (no task definition, no service yet)."""
+    service: ServiceSettings
+    """Container, task size, counts, secrets."""
+    deploy: DeploySettings
+    """Strategy: decides the deployment controller."""
+    ingress: IngressSettings
+    """Certificate, TLS policy, test port, ALB options."""
+    vpc_id: pulumi.Input[str]
+    """The VPC."""
+    public_subnet_ids: pulumi.Input[list[str]]
+    """Where the ALB goes."""
+    service_subnet_ids: pulumi.Input[list[str]]
+    """Where the tasks go (private, or public when there is no NAT)."""
+    assign_public_ip: bool
+    """True only when the network has no NAT."""
+    alb_security_group_id: pulumi.Input[str]
+    """The ALB's group."""
+    task_security_group_id: pulumi.Input[str]
+    """The tasks' group."""
+    log_group_name: pulumi.Input[str]
+    """Where the containers log."""
+    log_group_arn: pulumi.Input[str]
+    """Its ARN (execution role scope)."""
+
+
+class EcsService(pulumi.ComponentResource):
+    """ECR, cluster, roles, task definition, ALB with blue/green target groups, service, scaling.
+
+    Under the ``codedeploy`` strategy CodeDeploy, not Pulumi, owns what a release changes: it
+    registers the new task set, swaps the listeners between the blue and green target groups and
+    scales the service. So the service uses the ``CODE_DEPLOY`` controller and ignores changes to
+    ``task_definition``, ``load_balancers`` and ``desired_count``, and both listeners ignore
+    ``default_actions``; otherwise every ``up`` would fight the last release. Task definition
+    revisions are kept (``skip_destroy``) so older revisions stay registered as rollback targets.
+    Under ``rolling`` the ECS controller rolls the service with the circuit breaker and rollback.
+    """
+
+    repository_url: pulumi.Output[str]
+    """``<account>.dkr.ecr.<region>.amazonaws.com/<name>``: push release images here."""
+    repository_name: pulumi.Output[str]
+    """ECR repository name."""
+    cluster_name: pulumi.Output[str]
+    """ECS cluster."""
+    service_name: pulumi.Output[str] | None
+    """ECS service (``None`` during bootstrap)."""
+    task_definition_arn: pulumi.Output[str] | None
+    """Task definition revision of this release (``None`` during bootstrap)."""
+    task_definition_family: pulumi.Output[str]
+    """Task definition family."""
+    alb_dns_name: pulumi.Output[str]
+    """ALB DNS name."""
+    alb_arn_suffix: pulumi.Output[str]
+    """``app/<name>/<id>``, for CloudWatch dimensions."""
+    service_url: pulumi.Output[str]
+    """``https://`` (or ``http://`` without a certificate) URL of the production listener."""
+    blue_target_group_arn: pulumi.Output[str]
+    """Blue target group ARN."""
+    green_target_group_arn: pulumi.Output[str]
+    """Green target group ARN."""
+    blue_target_group_name: pulumi.Output[str]
+    """Blue target group name (CodeDeploy takes names)."""
+    green_target_group_name: pulumi.Output[str]
+    """Green target group name."""
+    blue_target_group_arn_suffix: pulumi.Output[str]
+    """``targetgroup/<name>/<id>`` of blue."""
+    green_target_group_arn_suffix: pulumi.Output[str]
+    """``targetgroup/<name>/<id>`` of green."""
+    prod_listener_arn: pulumi.Output[str]
+    """Listener that serves production traffic."""
+    test_listener_arn: pulumi.Output[str]
+    """Listener on the test port (green before traffic shifts)."""
+
+    def __init__(
+        self, name: str, args: EcsServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("deplight:ecs:Service", name, None, opts)
+        sv, ig = args.service, args.ingress
+        codedeploy = args.deploy.strategy is Strategy.CODEDEPLOY
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"deplight:stack": pulumi.get_stack()}
+        self.container_name = sv.name
+        self.container_port = sv.container_port
+
+        repo = aws.ecr.Repository(
+            f"{name}-repo",
+            name=args.prefix,
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+                scan_on_push=True
+            ),
+            image_tag_mutability="IMMUTABLE" if sv.ecr_immutable_tags else "MUTABLE",
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
+            ],
+            tags=tags,
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-repo-lifecycle",
+            repository=repo.name,
+            policy=json.dumps(lifecycle_policy(sv.ecr_keep_images)),
+            opts=child,
+        )
+        cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=args.prefix,
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            tags=tags,
+            opts=child,
+        )
+
+        execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            name=aws_name(args.prefix, "execution", 64),
+            assume_role_policy=json.dumps(ASSUME_ECS_TASKS),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=execution_role.id,
+            policy=pulumi.Output.all(repo.arn, args.log_group_arn).apply(
+                lambda v: json.dumps(
+                    execution_policy(repository_arn=v[0], log_group_arn=v[1], secrets=sv.secrets)
+                )
+            ),
+            opts=child,
+        )
+        task_role = aws.iam.Role(
+            f"{name}-task-role",
+            name=aws_name(args.prefix, "task", 64),
+            assume_role_policy=json.dumps(ASSUME_ECS_TASKS),
+            tags=tags,
+            opts=child,
+        )
+        if (doc := task_policy(xray=sv.xray)) is not None:
+            aws.iam.RolePolicy(
+                f"{name}-task-policy", role=task_role.id, policy=json.dumps(doc), opts=child
+            )
+
+        alb = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            name=aws_name(args.prefix, "alb"),
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[args.alb_security_group_id],
+            subnets=args.public_subnet_ids,
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=ig.deletion_protection,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(
+                bucket=ig.access_logs_bucket, prefix=args.prefix, enabled=True
+            )
+            if ig.access_logs_bucket
+            else None,
+            tags=tags,
+            opts=child,
+        )
+
+        def target_group(color: str) -> aws.lb.TargetGroup:
+            return aws.lb.TargetGroup(
+                f"{name}-{color}",
+                name=aws_name(args.prefix, color),
+                port=sv.container_port,
+                protocol="HTTP",
+                target_type="ip",
+                vpc_id=args.vpc_id,
+                # Short: a release or rollback should not wait 5 minutes per old task.
+                deregistration_delay=30,
+                health_check=aws.lb.TargetGroupHealthCheckArgs(
+                    path=sv.health_check_path, matcher="200-399", interval=15, timeout=5,
+                    healthy_threshold=2, unhealthy_threshold=3,
+                ),
+                tags={**tags, "deplight:color": color},
+                opts=child,
+            )  # fmt: skip
+
+        blue, green = target_group("blue"), target_group("green")
+
+        def forward(tg: aws.lb.TargetGroup) -> list[aws.lb.ListenerDefaultActionArgs]:
+            return [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=tg.arn)]
+
+        # CodeDeploy swaps the listeners' target groups at every release: declared, not fought.
+        listener_opts = pulumi.ResourceOptions(
+            parent=self, ignore_changes=["defaultActions"] if codedeploy else None
+        )
+        https = bool(ig.certificate_arn)
+        if https:
+            prod_listener = aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=alb.arn,
+                port=HTTPS_PORT,
+                protocol="HTTPS",
+                ssl_policy=ig.ssl_policy,
+                certificate_arn=ig.certificate_arn,
+                default_actions=forward(blue),
+                tags=tags,
+                opts=listener_opts,
+            )
+            aws.lb.Listener(
+                f"{name}-http-redirect",
+                load_balancer_arn=alb.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="redirect",
+                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                            protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"
+                        ),
+                    )
+                ],
+                tags=tags,
+                opts=child,
+            )
+        else:
+            prod_listener = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=forward(blue),
+                tags=tags,
+                opts=listener_opts,
+            )
+        test_listener = aws.lb.Listener(
+            f"{name}-test",
+            load_balancer_arn=alb.arn,
+            port=ig.test_port,
+            protocol="HTTPS" if https else "HTTP",
+            ssl_policy=ig.ssl_policy if https else None,
+            certificate_arn=ig.certificate_arn if https else None,
+            default_actions=forward(green),
+            tags=tags,
+            opts=listener_opts,
+        )
+
+        family = args.prefix
+        self.task_definition_family = pulumi.Output.from_input(family)
+        self.service_name = None
+        self.task_definition_arn = None
+        if args.image_tag is None:
+            pulumi.log.warn(
+                f"{args.prefix}: no deplight:image_tag yet (bootstrap): the task definition, the "
+                "ECS service and its autoscaling are created by the first `deplight deploy`, once "
+                f"an image is pushed to the {args.prefix} ECR repository."
+            )
+        else:
+            image_tag = args.image_tag
+            task_def = aws.ecs.TaskDefinition(
+                f"{name}-task",
+                family=family,
+                cpu=str(sv.cpu),
+                memory=str(sv.memory),
+                network_mode="awsvpc",
+                requires_compatibilities=["FARGATE"],
+                runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                    operating_system_family="LINUX", cpu_architecture="X86_64"
+                ),
+                execution_role_arn=execution_role.arn,
+                task_role_arn=task_role.arn,
+                container_definitions=pulumi.Output.all(repo.repository_url, args.log_group_name)
+                .apply(
+                    lambda v: json.dumps(
+                        container_definitions(
+                            settings=sv, image=f"{v[0]}:{image_tag}", log_group=v[1],
+                            region=args.region, tracing_name=args.prefix,
+                        )
+                    )
+                ),
+                # Older revisions stay registered: they are what a rollback runs again.
+                skip_destroy=True,
+                tags=tags,
+                opts=child,
+            )  # fmt: skip
+            if args.assign_public_ip:
+                pulumi.log.warn(
+                    f"{args.prefix}: deplight:network.nat is none, so the tasks run in public "
+                    "subnets with public IPs (ingress is still only from the ALB's security "
+                    "group). Use nat: single or per_az outside dev."
+                )
+            controller = "CODE_DEPLOY" if codedeploy else "ECS"
+            service = aws.ecs.Service(
+                f"{name}-service",
+                name=args.prefix,
+                cluster=cluster.arn,
+                task_definition=task_def.arn,
+                desired_count=sv.desired_count,
+                launch_type="FARGATE",
+                platform_version="LATEST",
+                deployment_controller=aws.ecs.ServiceDeploymentControllerArgs(type=controller),
+                deployment_circuit_breaker=None
+                if codedeploy
+                else aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+                deployment_minimum_healthy_percent=100,
+                deployment_maximum_percent=200,
+                health_check_grace_period_seconds=60,
+                network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                    subnets=args.service_subnet_ids,
+                    security_groups=[args.task_security_group_id],
+                    assign_public_ip=args.assign_public_ip,
+                ),
+                load_balancers=[
+                    aws.ecs.ServiceLoadBalancerArgs(
+                        target_group_arn=blue.arn,
+                        container_name=sv.name,
+                        container_port=sv.container_port,
+                    )
+                ],
+                propagate_tags="SERVICE",
+                enable_ecs_managed_tags=True,
+                # Rolling: `up` waits until ECS has rolled (or the circuit breaker rolled back).
+                wait_for_steady_state=not codedeploy,
+                tags=tags,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[prod_listener, test_listener],
+                    # desired_count belongs to autoscaling; under CodeDeploy the task definition
+                    # and load balancers belong to CodeDeploy (see the class docstring).
+                    ignore_changes=["desiredCount", "taskDefinition", "loadBalancers"]
+                    if codedeploy
+                    else ["desiredCount"],
+                ),
+            )
+            self.service_name = service.name
+            self.task_definition_arn = task_def.arn
+
+            target = aws.appautoscaling.Target(
+                f"{name}-scaling",
+                service_namespace="ecs",
+                scalable_dimension="ecs:service:DesiredCount",
+                resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
+                min_capacity=sv.min_count,
+                max_capacity=sv.max_count,
+                tags=tags,
+                opts=child,
+            )
+            aws.appautoscaling.Policy(
+                f"{name}-scale-cpu",
+                name=f"{args.prefix}-cpu",
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    target_value=sv.cpu_target_percent,
+                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type="ECSServiceAverageCPUUtilization"
+                    ),
+                    scale_in_cooldown=120,
+                    scale_out_cooldown=60,
+                ),
+                opts=child,
+            )
+            aws.appautoscaling.Policy(
+                f"{name}-scale-requests",
+                name=f"{args.prefix}-requests",
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    target_value=sv.requests_per_target,
+                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type="ALBRequestCountPerTarget",
+                        # Tracks the blue group. After a CodeDeploy release green serves, and
+                        # this label lags until the next `up`; CPU tracking still scales.
+                        resource_label=pulumi.Output.concat(alb.arn_suffix, "/", blue.arn_suffix),
+                    ),
+                    scale_in_cooldown=120,
+                    scale_out_cooldown=60,
+                ),
+                opts=child,
+            )
+
+        self.repository_url = repo.repository_url
+        self.repository_name = repo.name
+        self.cluster_name = cluster.name
+        self.alb_dns_name = alb.dns_name
+        self.alb_arn_suffix = alb.arn_suffix
+        self.service_url = alb.dns_name.apply(lambda d: f"{'https' if https else 'http'}://{d}")
+        self.blue_target_group_arn = blue.arn
+        self.green_target_group_arn = green.arn
+        self.blue_target_group_name = blue.name
+        self.green_target_group_name = green.name
+        self.blue_target_group_arn_suffix = blue.arn_suffix
+        self.green_target_group_arn_suffix = green.arn_suffix
+        self.prod_listener_arn = prod_listener.arn
+        self.test_listener_arn = test_listener.arn
+        self.register_outputs(
+            {
+                "repository_url": self.repository_url,
+                "repository_name": self.repository_name,
+                "cluster_name": self.cluster_name,
+                "service_name": self.service_name,
+                "task_definition_arn": self.task_definition_arn,
+                "task_definition_family": self.task_definition_family,
+                "alb_dns_name": self.alb_dns_name,
+                "alb_arn_suffix": self.alb_arn_suffix,
+                "service_url": self.service_url,
+                "blue_target_group_arn": self.blue_target_group_arn,
+                "green_target_group_arn": self.green_target_group_arn,
+                "blue_target_group_name": self.blue_target_group_name,
+                "green_target_group_name": self.green_target_group_name,
+                "blue_target_group_arn_suffix": self.blue_target_group_arn_suffix,
+                "green_target_group_arn_suffix": self.green_target_group_arn_suffix,
+                "prod_listener_arn": self.prod_listener_arn,
+                "test_listener_arn": self.test_listener_arn,
+            }
+        )

@@ -1,0 +1,489 @@
+"""Observability: the service log group, alarms that drive rollback, alerts, dashboard, X-Ray
+sampling and the release/rollback audit table.
+
+Two components, because the task definition must write to the log group while the alarms need the
+load balancer and target groups that the EcsService creates from that task definition:
+
+- :class:`ServiceLogs` (``deplight:observability:Logs``) is created first and handed to EcsService;
+- :class:`Observability` (``deplight:observability:Observability``) is created after it and takes
+  EcsService's ARN suffixes, so alarms and the dashboard reference the real resources.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import outputs as keys
+from components.settings import ObservabilitySettings
+
+PERIOD_SECONDS = 60
+
+
+def log_group_name(prefix: str) -> str:
+    """Name of the service log group (the awslogs driver writes here)."""
+    return f"/ecs/{prefix}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceLogsArgs:
+    """Inputs of :class:`ServiceLogs`."""
+
+    prefix: str
+    """Name prefix (``<service>-<stack>``)."""
+    observability: ObservabilitySettings
+    """Retention and the optional KMS key."""
+
+
+class ServiceLogs(pulumi.ComponentResource):
+    """The service's CloudWatch log group, with retention (and KMS when configured)."""
+
+    log_group_name: pulumi.Output[str]
+    """Log group the task definition's awslogs driver writes to."""
+    log_group_arn: pulumi.Output[str]
+    """Its ARN (the execution role may write only here)."""
+
+    def __init__(
+        self, name: str, args: ServiceLogsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("deplight:observability:Logs", name, None, opts)
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=log_group_name(args.prefix),
+            retention_in_days=args.observability.log_retention_days,
+            kms_key_id=args.observability.log_kms_key_arn,
+            tags={"deplight:stack": pulumi.get_stack()},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.log_group_name = group.name
+        self.log_group_arn = group.arn
+        self.register_outputs(
+            {"log_group_name": self.log_group_name, "log_group_arn": self.log_group_arn}
+        )
+
+
+def dashboard_body(
+    *,
+    region: str,
+    alb_arn_suffix: str,
+    blue_target_group_arn_suffix: str,
+    green_target_group_arn_suffix: str,
+    cluster_name: str,
+    service_name: str | None,
+) -> dict[str, Any]:
+    """The CloudWatch dashboard as a dict (pure; snapshot-tested).
+
+    Rows: requests and 5xx, latency p50/p95/p99, healthy hosts per target group, ECS CPU/memory,
+    running task count.
+    """
+    alb = ["LoadBalancer", alb_arn_suffix]
+
+    def widget(title: str, metrics: list[list[Any]], x: int, y: int, stat: str = "Sum",
+               w: int = 12) -> dict[str, Any]:  # fmt: skip
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": w,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "view": "timeSeries",
+                "stacked": False,
+                "period": PERIOD_SECONDS,
+                "stat": stat,
+                "metrics": metrics,
+            },
+        }
+
+    ecs_dims = ["ClusterName", cluster_name, "ServiceName", service_name or "(not yet created)"]
+    tg = [("blue", blue_target_group_arn_suffix), ("green", green_target_group_arn_suffix)]
+    widgets = [
+        widget("Requests", [["AWS/ApplicationELB", "RequestCount", *alb]], 0, 0),
+        widget(
+            "5xx responses",
+            [
+                ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb],
+                ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", *alb],
+            ],
+            12,
+            0,
+        ),
+        widget(
+            "Target response time (s)",
+            [
+                ["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": p, "label": p}]
+                for p in ("p50", "p95", "p99")
+            ],
+            0,
+            6,
+            stat="p99",
+        ),
+        widget(
+            "Healthy hosts per target group",
+            [
+                [
+                    "AWS/ApplicationELB",
+                    "HealthyHostCount",
+                    "TargetGroup",
+                    suffix,
+                    *alb,
+                    {"label": f"{color} healthy"},
+                ]
+                for color, suffix in tg
+            ]
+            + [
+                [
+                    "AWS/ApplicationELB",
+                    "UnHealthyHostCount",
+                    "TargetGroup",
+                    suffix,
+                    *alb,
+                    {"label": f"{color} unhealthy"},
+                ]
+                for color, suffix in tg
+            ],
+            12,
+            6,
+            stat="Minimum",
+        ),  # fmt: skip
+        widget(
+            "ECS CPU and memory (%)",
+            [
+                ["AWS/ECS", "CPUUtilization", *ecs_dims],
+                ["AWS/ECS", "MemoryUtilization", *ecs_dims],
+            ],
+            0,
+            12,
+            stat="Average",
+        ),
+        widget(
+            "Running tasks",
+            [["ECS/ContainerInsights", "RunningTaskCount", *ecs_dims]],
+            12,
+            12,
+            stat="Average",
+        ),
+    ]
+    return {"widgets": widgets}
+
+
+def dashboard_url(region: str, name: str) -> str:
+    """Console URL of a CloudWatch dashboard."""
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#dashboards:name={name}"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservabilityArgs:
+    """Inputs of :class:`Observability`."""
+
+    prefix: str
+    """Name prefix (``<service>-<stack>``)."""
+    region: str
+    """Region, for the dashboard."""
+    observability: ObservabilitySettings
+    """Thresholds, sampling rate, alert destinations."""
+    alb_arn_suffix: pulumi.Input[str]
+    """``app/<name>/<id>`` of the ALB."""
+    blue_target_group_arn_suffix: pulumi.Input[str]
+    """``targetgroup/<name>/<id>`` of the blue target group."""
+    green_target_group_arn_suffix: pulumi.Input[str]
+    """``targetgroup/<name>/<id>`` of the green target group."""
+    cluster_name: pulumi.Input[str]
+    """ECS cluster."""
+    service_name: pulumi.Input[str] | None
+    """ECS service; ``None`` before the first release (bootstrap): no ECS alarms then."""
+    audit_table_deletion_protection: bool = True
+    """Refuse to delete the audit table (it is the second copy of the release log)."""
+
+
+class Observability(pulumi.ComponentResource):
+    """Alarms (the rollback triggers), the alert topic, the dashboard, X-Ray sampling, audit table.
+
+    ``treat_missing_data`` is chosen per alarm so that missing data never keeps a bad release alive
+    and an idle dev stack never pages at night:
+
+    - request-driven metrics (5xx rate, latency, unhealthy hosts) publish nothing without traffic
+      or targets: ``notBreaching``. Idle is not broken, and the green target group is empty outside
+      a release;
+    - healthy hosts is a metric-math sum over blue and green with missing values filled as 0, and
+      ``breaching``: no data there means no healthy target at all, which must stop a release;
+    - ECS CPU/memory: ``notBreaching``. No tasks is not high load; the healthy-hosts alarm covers it.
+    """
+
+    alarm_names: pulumi.Output[list[str]]
+    """Every alarm."""
+    rollback_alarm_names: pulumi.Output[list[str]]
+    """The alarms that stop a release and roll it back (for the blue/green deployment group)."""
+    alert_topic_arn: pulumi.Output[str]
+    """SNS topic every alarm notifies."""
+    dashboard_name: pulumi.Output[str]
+    """CloudWatch dashboard."""
+    dashboard_url: pulumi.Output[str]
+    """Its console URL."""
+    audit_table_name: pulumi.Output[str]
+    """DynamoDB release/rollback audit table."""
+    audit_table_arn: pulumi.Output[str]
+    """Its ARN."""
+
+    def __init__(
+        self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("deplight:observability:Observability", name, None, opts)
+        s = args.observability
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"deplight:stack": pulumi.get_stack()}
+
+        if s.alert_sns_topic_arn:
+            topic_arn: pulumi.Output[str] = pulumi.Output.from_input(s.alert_sns_topic_arn)
+        else:
+            topic = aws.sns.Topic(
+                f"{name}-alerts",
+                name=f"{args.prefix}-alerts",
+                # AWS-managed key: encrypted at rest without a key policy to maintain.
+                kms_master_key_id="alias/aws/sns",
+                tags=tags,
+                opts=child,
+            )
+            topic_arn = topic.arn
+            if s.alert_email:
+                aws.sns.TopicSubscription(
+                    f"{name}-alerts-email", topic=topic.arn, protocol="email",
+                    endpoint=s.alert_email, opts=child,
+                )  # fmt: skip
+
+        alb_dim = {"LoadBalancer": args.alb_arn_suffix}
+        common: dict[str, Any] = {
+            "alarm_actions": [topic_arn],
+            "ok_actions": [topic_arn],
+            "evaluation_periods": s.alarm_evaluation_periods,
+            "datapoints_to_alarm": s.alarm_evaluation_periods,
+            "tags": tags,
+            "opts": child,
+        }
+
+        def alb_query(qid: str, metric: str, dims: dict[str, Any]) -> Any:
+            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id=qid,
+                return_data=False,
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace="AWS/ApplicationELB", metric_name=metric, dimensions=dims,
+                    period=PERIOD_SECONDS, stat="Sum",
+                ),
+            )  # fmt: skip
+
+        five_xx = aws.cloudwatch.MetricAlarm(
+            f"{name}-5xx-rate",
+            name=f"{args.prefix}-5xx-rate",
+            alarm_description=(
+                f"More than {s.alarm_5xx_rate_percent}% of requests answered 5xx (target or ALB). "
+                "Stops and rolls back a release."
+            ),
+            comparison_operator="GreaterThanThreshold",
+            threshold=s.alarm_5xx_rate_percent,
+            metric_queries=[
+                alb_query("target5xx", "HTTPCode_Target_5XX_Count", alb_dim),
+                alb_query("elb5xx", "HTTPCode_ELB_5XX_Count", alb_dim),
+                alb_query("requests", "RequestCount", alb_dim),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="rate",
+                    label="5xx % of requests",
+                    return_data=True,
+                    expression=(
+                        "IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"
+                    ),
+                ),
+            ],
+            treat_missing_data="notBreaching",  # no requests is not an error rate
+            **common,
+        )
+        latency = aws.cloudwatch.MetricAlarm(
+            f"{name}-p99-latency",
+            name=f"{args.prefix}-p99-latency",
+            alarm_description=f"p99 target response time above {s.alarm_p99_latency_ms} ms.",
+            namespace="AWS/ApplicationELB",
+            metric_name="TargetResponseTime",
+            dimensions=alb_dim,
+            extended_statistic="p99",
+            period=PERIOD_SECONDS,
+            comparison_operator="GreaterThanThreshold",
+            threshold=s.alarm_p99_latency_ms / 1000,
+            treat_missing_data="notBreaching",  # no requests, no latency
+            **common,
+        )
+        unhealthy = []
+        for color, suffix in (("blue", args.blue_target_group_arn_suffix),
+                              ("green", args.green_target_group_arn_suffix)):  # fmt: skip
+            unhealthy.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-{color}-unhealthy",
+                    name=f"{args.prefix}-{color}-unhealthy-hosts",
+                    alarm_description=(
+                        f"A target of the {color} target group fails its health check "
+                        "(during a release: the new tasks are bad)."
+                    ),
+                    namespace="AWS/ApplicationELB",
+                    metric_name="UnHealthyHostCount",
+                    dimensions={"TargetGroup": suffix, **alb_dim},
+                    statistic="Maximum",
+                    period=PERIOD_SECONDS,
+                    comparison_operator="GreaterThanThreshold",
+                    threshold=0,
+                    # the green group is empty outside a release: no data is normal there
+                    treat_missing_data="notBreaching",
+                    **common,
+                )
+            )
+
+        def healthy_query(qid: str, suffix: pulumi.Input[str]) -> Any:
+            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id=qid,
+                return_data=False,
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace="AWS/ApplicationELB", metric_name="HealthyHostCount",
+                    dimensions={"TargetGroup": suffix, **alb_dim}, period=PERIOD_SECONDS,
+                    stat="Minimum",
+                ),
+            )  # fmt: skip
+
+        low_healthy = aws.cloudwatch.MetricAlarm(
+            f"{name}-low-healthy-hosts",
+            name=f"{args.prefix}-low-healthy-hosts",
+            alarm_description=(
+                f"Fewer than {s.alarm_min_healthy_hosts} healthy targets over blue and green "
+                "together (the serving group changes with every CodeDeploy release)."
+            ),
+            comparison_operator="LessThanThreshold",
+            threshold=s.alarm_min_healthy_hosts,
+            metric_queries=[
+                healthy_query("blue", args.blue_target_group_arn_suffix),
+                healthy_query("green", args.green_target_group_arn_suffix),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="healthy",
+                    label="healthy targets",
+                    return_data=True,
+                    expression="FILL(blue, 0) + FILL(green, 0)",
+                ),
+            ],  # fmt: skip
+            # no data at all means no healthy target anywhere: that must never pass a release
+            treat_missing_data="breaching",
+            **common,
+        )
+
+        ecs_alarms = []
+        if args.service_name is not None:
+            ecs_dims = {"ClusterName": args.cluster_name, "ServiceName": args.service_name}
+            for metric, threshold in (("CPUUtilization", s.alarm_cpu_percent),
+                                      ("MemoryUtilization", s.alarm_memory_percent)):  # fmt: skip
+                short = "cpu" if metric.startswith("CPU") else "memory"
+                ecs_alarms.append(
+                    aws.cloudwatch.MetricAlarm(
+                        f"{name}-{short}-high",
+                        name=f"{args.prefix}-{short}-high",
+                        alarm_description=f"ECS service {short} above {threshold}% (pages, "
+                        "does not roll back: load is not a bad release).",
+                        namespace="AWS/ECS",
+                        metric_name=metric,
+                        dimensions=ecs_dims,
+                        statistic="Average",
+                        period=PERIOD_SECONDS,
+                        comparison_operator="GreaterThanThreshold",
+                        threshold=threshold,
+                        treat_missing_data="notBreaching",
+                        **common,
+                    )
+                )
+
+        rollback = [five_xx, latency, *unhealthy, low_healthy]
+        self.rollback_alarm_names = pulumi.Output.all(*[a.name for a in rollback])
+        self.alarm_names = pulumi.Output.all(*[a.name for a in rollback + ecs_alarms])
+        self.alert_topic_arn = topic_arn
+
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=args.prefix,
+            dashboard_body=pulumi.Output.all(
+                args.alb_arn_suffix, args.blue_target_group_arn_suffix,
+                args.green_target_group_arn_suffix, args.cluster_name, args.service_name,
+            ).apply(
+                lambda v: json.dumps(
+                    dashboard_body(
+                        region=args.region, alb_arn_suffix=v[0],
+                        blue_target_group_arn_suffix=v[1], green_target_group_arn_suffix=v[2],
+                        cluster_name=v[3], service_name=v[4],
+                    )
+                )
+            ),
+            opts=child,
+        )  # fmt: skip
+        self.dashboard_name = dashboard.dashboard_name
+        self.dashboard_url = dashboard.dashboard_name.apply(lambda n: dashboard_url(args.region, n))
+
+        aws.xray.SamplingRule(
+            f"{name}-sampling",
+            rule_name=args.prefix[:32],
+            priority=1000,
+            version=1,
+            reservoir_size=1,
+            fixed_rate=s.xray_sampling_rate,
+            # The task definition sets AWS_XRAY_TRACING_NAME to the prefix, so this rule matches
+            # exactly this service's traces.
+            service_name=args.prefix,
+            service_type="*",
+            host="*",
+            http_method="*",
+            url_path="*",
+            resource_arn="*",
+            tags=tags,
+            opts=child,
+        )
+
+        table = aws.dynamodb.Table(
+            f"{name}-audit",
+            name=f"{args.prefix}-releases",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=keys.AUDIT_HASH_KEY,
+            range_key=keys.AUDIT_RANGE_KEY,
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name=keys.AUDIT_HASH_KEY, type="S"),
+                aws.dynamodb.TableAttributeArgs(name=keys.AUDIT_RANGE_KEY, type="S"),
+                aws.dynamodb.TableAttributeArgs(name=keys.AUDIT_RELEASE_ID, type="S"),
+            ],
+            global_secondary_indexes=[
+                aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                    name=keys.AUDIT_RELEASE_INDEX,
+                    key_schemas=[
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                            attribute_name=keys.AUDIT_RELEASE_ID, key_type="HASH"
+                        )
+                    ],
+                    projection_type="ALL",
+                )
+            ],
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            deletion_protection_enabled=args.audit_table_deletion_protection,
+            tags=tags,
+            opts=child,
+        )
+        self.audit_table_name = table.name
+        self.audit_table_arn = table.arn
+        self.register_outputs(
+            {
+                "alarm_names": self.alarm_names,
+                "rollback_alarm_names": self.rollback_alarm_names,
+                "alert_topic_arn": self.alert_topic_arn,
+                "dashboard_name": self.dashboard_name,
+                "dashboard_url": self.dashboard_url,
+                "audit_table_name": self.audit_table_name,
+                "audit_table_arn": self.audit_table_arn,
+            }
+        )
