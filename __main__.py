@@ -6,6 +6,7 @@ This file only composes: typed settings in, components in dependency order, outp
 import pulumi
 
 from components import outputs as keys
+from components.bluegreen import BlueGreenArgs, BlueGreenDeployment
 from components.ecs_service import EcsService, EcsServiceArgs
 from components.network import Network, NetworkArgs
 from components.observability import (
@@ -14,7 +15,7 @@ from components.observability import (
     ServiceLogs,
     ServiceLogsArgs,
 )
-from components.settings import SettingsError, load_settings
+from components.settings import SettingsError, Strategy, load_settings
 
 try:
     settings = load_settings()
@@ -67,6 +68,32 @@ observability = Observability(
         audit_table_deletion_protection=settings.observability.audit_deletion_protection,
     ),
 )
+serving_task_definition_arn = service.task_definition_arn
+if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
+    # Under CODE_DEPLOY the service ignores task definition changes: this releases them.
+    bluegreen = BlueGreenDeployment(
+        prefix,
+        BlueGreenArgs(
+            prefix=prefix,
+            deploy=settings.deploy,
+            release_kind=settings.release_kind,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            prod_listener_arn=service.prod_listener_arn,
+            test_listener_arn=service.test_listener_arn,
+            blue_target_group_name=service.blue_target_group_name,
+            green_target_group_name=service.green_target_group_name,
+            task_definition_arn=service.task_definition_arn,
+            container_name=service.container_name,
+            container_port=service.container_port,
+            rollback_alarm_names=observability.rollback_alarm_names,
+            region=settings.region,
+        ),
+    )
+    serving_task_definition_arn = bluegreen.serving_task_definition_arn
+    pulumi.export(keys.CODEDEPLOY_APPLICATION, bluegreen.application_name)
+    pulumi.export(keys.CODEDEPLOY_GROUP, bluegreen.deployment_group_name)
+    pulumi.export(keys.RELEASE_DEPLOYMENT_ID, bluegreen.release_deployment_id)
 
 pulumi.export(keys.VPC_ID, network.vpc_id)
 pulumi.export(keys.PUBLIC_SUBNET_IDS, network.public_subnet_ids)
@@ -90,6 +117,7 @@ pulumi.export(keys.REPOSITORY_URL, service.repository_url)
 pulumi.export(keys.REPOSITORY_NAME, service.repository_name)
 pulumi.export(keys.TASK_DEFINITION_ARN, service.task_definition_arn)
 pulumi.export(keys.TASK_DEFINITION_FAMILY, service.task_definition_family)
+pulumi.export(keys.SERVING_TASK_DEFINITION_ARN, serving_task_definition_arn)
 pulumi.export(keys.LOG_GROUP_NAME, logs.log_group_name)
 pulumi.export(keys.DASHBOARD_URL, observability.dashboard_url)
 pulumi.export(keys.ROLLBACK_ALARM_NAMES, observability.rollback_alarm_names)

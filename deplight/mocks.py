@@ -74,16 +74,21 @@ class RealisticMocks(pulumi.runtime.Mocks):
                 "id": ACCOUNT_ID,
             },
             "aws:index/getRegion:getRegion": lambda _a: {
-                "name": self.region, "region": self.region, "id": self.region,
+                "name": self.region,
+                "region": self.region,
+                "id": self.region,
                 "endpoint": f"ec2.{self.region}.amazonaws.com",
                 "description": self.region,
             },  # fmt: skip
             "aws:index/getPartition:getPartition": lambda _a: {
-                "partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "id": "aws",
                 "reverseDnsPrefix": "com.amazonaws",
             },  # fmt: skip
             "aws:iam/getPolicyDocument:getPolicyDocument": lambda a: {
-                "json": _render_policy_document(a), "minifiedJson": _render_policy_document(a),
+                "json": _render_policy_document(a),
+                "minifiedJson": _render_policy_document(a),
             },  # fmt: skip
         }
 
@@ -257,9 +262,16 @@ class RealisticMocks(pulumi.runtime.Mocks):
             state["bucket"] = bucket
         elif typ.startswith("aws:appautoscaling/"):
             rid = inputs.get("resourceId", phys)
-            arn = f"arn:aws:application-autoscaling:{region}:{acct}:scalable-target/{_hex(seed, 20)}"
+            arn = (
+                f"arn:aws:application-autoscaling:{region}:{acct}:scalable-target/{_hex(seed, 20)}"
+            )
         elif typ.startswith("pulumi-python:dynamic:"):
-            rid = f"{name}-{short}"
+            # The release resource: CodeDeploy answers with a deployment id and the revision
+            # that now serves traffic.
+            rid = self._gen(f"d-{_hex(seed, 9).upper()}", f"deployment id of {name}")
+            state["deployment_id"] = rid
+            state["serving_task_definition_arn"] = inputs.get("task_definition_arn")
+            state["events"] = ["Succeeded: production traffic is on the new task set"]
 
         state.setdefault("arn", self._gen(arn, f"arn of {name}"))
         state.setdefault("id", rid)

@@ -51,6 +51,10 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     ),
     "aws:iam/role:Role": ("name", "maxSessionDuration"),
     "aws:dynamodb/table:Table": ("name", "billingMode", "hashKey", "rangeKey"),
+    # the CodeDeploy release resource
+    "pulumi-python:dynamic:Resource": (
+        "task_definition_arn", "application_name", "deployment_group_name", "all_at_once",
+    ),
 }  # fmt: skip
 SKIP_INPUTS = {"tags", "tagsAll", "__provider", "__defaults"}
 MAX_AUTO_INPUTS = 4
