@@ -8,6 +8,7 @@ import pulumi
 from components import outputs as keys
 from components.bluegreen import BlueGreenArgs, BlueGreenDeployment
 from components.ecs_service import EcsService, EcsServiceArgs
+from components.github_oidc import GithubOidc, GithubOidcArgs
 from components.network import Network, NetworkArgs
 from components.observability import (
     Observability,
@@ -94,6 +95,12 @@ if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
     pulumi.export(keys.CODEDEPLOY_APPLICATION, bluegreen.application_name)
     pulumi.export(keys.CODEDEPLOY_GROUP, bluegreen.deployment_group_name)
     pulumi.export(keys.RELEASE_DEPLOYMENT_ID, bluegreen.release_deployment_id)
+github = GithubOidc(
+    prefix,
+    GithubOidcArgs(
+        prefix=prefix, stack=settings.stack, github=settings.github, region=settings.region
+    ),
+)
 
 pulumi.export(keys.VPC_ID, network.vpc_id)
 pulumi.export(keys.PUBLIC_SUBNET_IDS, network.public_subnet_ids)
@@ -123,3 +130,6 @@ pulumi.export(keys.DASHBOARD_URL, observability.dashboard_url)
 pulumi.export(keys.ROLLBACK_ALARM_NAMES, observability.rollback_alarm_names)
 pulumi.export(keys.ALERT_TOPIC_ARN, observability.alert_topic_arn)
 pulumi.export(keys.AUDIT_TABLE_NAME, observability.audit_table_name)
+pulumi.export(keys.OIDC_PROVIDER_ARN, github.provider_arn)
+pulumi.export(keys.DEPLOY_ROLE_ARN, github.deploy_role_arn)
+pulumi.export(keys.PREVIEW_ROLE_ARN, github.preview_role_arn)

@@ -1,0 +1,168 @@
+"""GithubOidc: trust policies evaluated against real claims, scoped permissions, outputs."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+import pytest
+
+from components.github_oidc import (
+    AUDIENCE,
+    GITHUB_OIDC_HOST,
+    deploy_permissions,
+    preview_permissions,
+    trust_policy,
+)
+from deplight.harness import read_stack_config, run_program
+from tests.conftest import program_run
+from tests.snapshots import assert_snapshot
+
+PROVIDER = f"arn:aws:iam::123456789012:oidc-provider/{GITHUB_OIDC_HOST}"
+REPO = "example-org/example-service"
+
+
+def can_assume(doc: dict[str, Any], *, sub: str, aud: str = AUDIENCE,
+               provider: str = PROVIDER) -> bool:  # fmt: skip
+    """A small evaluator of the IAM trust conditions these documents use."""
+    for st in doc["Statement"]:
+        if st["Effect"] != "Allow" or st["Action"] != "sts:AssumeRoleWithWebIdentity":
+            continue
+        if st["Principal"].get("Federated") != provider:
+            continue
+        claims = {f"{GITHUB_OIDC_HOST}:sub": sub, f"{GITHUB_OIDC_HOST}:aud": aud}
+        ok = True
+        for operator, conditions in st["Condition"].items():
+            assert operator in ("StringEquals", "StringLike"), operator
+            for key, wanted in conditions.items():
+                values = [wanted] if isinstance(wanted, str) else wanted
+                if operator == "StringEquals":
+                    ok &= claims[key] in values
+                else:
+                    ok &= any(fnmatch.fnmatchcase(claims[key], v) for v in values)
+        if ok:
+            return True
+    return False
+
+
+def test_deploy_trust_allows_only_this_repository_and_its_subjects() -> None:
+    doc = trust_policy(PROVIDER, REPO,
+                       ["environment:prod", "ref:refs/heads/main", "ref:refs/tags/v*"])  # fmt: skip
+    assert_snapshot("oidc_trust_prod", doc)
+    assert can_assume(doc, sub=f"repo:{REPO}:environment:prod")
+    assert can_assume(doc, sub=f"repo:{REPO}:ref:refs/heads/main")
+    assert can_assume(doc, sub=f"repo:{REPO}:ref:refs/tags/v1.2.3")
+    assert not can_assume(doc, sub=f"repo:{REPO}:pull_request"), "a PR must not deploy"
+    assert not can_assume(doc, sub=f"repo:{REPO}:environment:dev")
+    assert not can_assume(doc, sub=f"repo:{REPO}:ref:refs/heads/feature/x")
+    assert not can_assume(doc, sub="repo:attacker/example-service:environment:prod")
+    assert not can_assume(doc, sub="repo:example-org/other:ref:refs/heads/main")
+    assert not can_assume(doc, sub=f"repo:{REPO}:environment:prod", aud="other-audience")
+    assert not can_assume(doc, sub=f"repo:{REPO}:environment:prod",
+                          provider="arn:aws:iam::123456789012:oidc-provider/other.example")  # fmt: skip
+    text = json.dumps(doc)
+    assert "ForAllValues" not in text and "ForAnyValue" not in text
+    for st in doc["Statement"]:
+        assert st["Condition"]["StringEquals"][f"{GITHUB_OIDC_HOST}:aud"] == AUDIENCE
+        subs = [v for c in st["Condition"].values() for k, v in c.items() if k.endswith(":sub")]
+        for sub in (s for v in subs for s in ([v] if isinstance(v, str) else v)):
+            assert sub.startswith(f"repo:{REPO}:"), sub
+
+
+def test_exact_subjects_never_use_string_like() -> None:
+    doc = trust_policy(PROVIDER, REPO, ["environment:dev"])
+    (st,) = doc["Statement"]
+    assert set(st["Condition"]) == {"StringEquals"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_program_roles(stack: str) -> None:
+    run = program_run(stack)
+    gh = run.settings.github
+    provider = run.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.inputs["url"] == f"https://{GITHUB_OIDC_HOST}"
+    assert provider.inputs["clientIdLists"] == [AUDIENCE]
+    assert not provider.inputs.get("thumbprintLists")
+    deploy = run.one("aws:iam/role:Role", f"{run.settings.prefix}-github-deploy")
+    preview = run.one("aws:iam/role:Role", f"{run.settings.prefix}-github-preview")
+    deploy_trust = json.loads(deploy.inputs["assumeRolePolicy"])
+    preview_trust = json.loads(preview.inputs["assumeRolePolicy"])
+    arn = provider.outputs["arn"]
+    for subject in gh.subjects:
+        assert can_assume(deploy_trust, sub=f"repo:{gh.repository}:{subject}", provider=arn)
+    assert not can_assume(deploy_trust, sub=f"repo:{gh.repository}:pull_request", provider=arn)
+    assert can_assume(preview_trust, sub=f"repo:{gh.repository}:pull_request", provider=arn)
+    assert not can_assume(preview_trust, sub=f"repo:{gh.repository}:ref:refs/heads/main",
+                          provider=arn)  # fmt: skip
+    assert int(deploy.inputs["maxSessionDuration"]) == gh.session_duration_seconds
+    outs = run.outputs
+    assert (outs["oidc_provider_arn"], outs["deploy_role_arn"], outs["preview_role_arn"]) == (
+        arn, deploy.outputs["arn"], preview.outputs["arn"],
+    )  # fmt: skip
+
+
+def statements_of(role: Any) -> list[dict[str, Any]]:
+    return [
+        st for p in role.inputs["inlinePolicies"] for st in json.loads(p["policy"])["Statement"]
+    ]
+
+
+def as_list(v: Any) -> list[str]:
+    return [v] if isinstance(v, str) else list(v)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_wildcard_action_and_passrole_is_scoped(stack: str) -> None:
+    run = program_run(stack)
+    prefix = run.settings.prefix
+    for role_name in (f"{prefix}-github-deploy", f"{prefix}-github-preview"):
+        for st in statements_of(run.one("aws:iam/role:Role", role_name)):
+            for action in as_list(st["Action"]):
+                assert action != "*" and not action.endswith(":*"), (role_name, st["Sid"])
+    deploy = statements_of(run.one("aws:iam/role:Role", f"{prefix}-github-deploy"))
+    passrole = [st for st in deploy if "iam:PassRole" in as_list(st["Action"])]
+    assert len(passrole) == 1
+    assert passrole[0]["Resource"] == f"arn:aws:iam::123456789012:role/{prefix}-*"
+    assert "iam:PassedToService" in passrole[0]["Condition"]["StringEquals"]
+    ecr = next(st for st in deploy if "ecr:PutImage" in as_list(st["Action"]))
+    assert ecr["Resource"] == f"arn:aws:ecr:us-east-1:123456789012:repository/{prefix}*"
+    deny = next(st for st in deploy if st["Effect"] == "Deny")
+    assert f"arn:aws:iam::123456789012:role/{prefix}-github-deploy" in deny["Resource"]
+    attach = next(st for st in deploy if "iam:AttachRolePolicy" in as_list(st["Action"])
+                  and st["Effect"] == "Allow")  # fmt: skip
+    assert attach["Condition"]["ArnEquals"]["iam:PolicyARN"].endswith("AWSCodeDeployRoleForECS")
+
+
+def test_preview_role_cannot_write_or_read_secrets() -> None:
+    doc = preview_permissions(state_bucket="state-bucket")
+    actions = [a for st in doc["Statement"] for a in as_list(st["Action"])]
+    writes = ("Create", "Delete", "Put", "Update", "Modify", "Attach", "Pass", "Register")
+    for a in actions:
+        verb = a.split(":", 1)[1]
+        if verb.startswith(writes):
+            assert a in ("s3:PutObject", "s3:DeleteObject"), a
+    lock = next(st for st in doc["Statement"] if st["Sid"] == "TakeThePulumiLock")
+    assert lock["Resource"] == "arn:aws:s3:::state-bucket/.pulumi/locks/*"
+    assert not any(a.startswith(("secretsmanager:", "ssm:", "kms:")) for a in actions)
+
+
+def test_deploy_policy_fits_the_iam_inline_limit() -> None:
+    doc = deploy_permissions(prefix="a-twenty-char-name-x-staging", region="ap-southeast-2",
+                             account="123456789012", state_bucket="a" * 63,
+                             own_role_arns=["x" * 80, "y" * 80])  # fmt: skip
+    assert len(json.dumps(doc, separators=(",", ":"))) < 10_240
+
+
+def test_existing_provider_is_reused_not_created() -> None:
+    config = read_stack_config("prod")
+    existing = f"arn:aws:iam::123456789012:oidc-provider/{GITHUB_OIDC_HOST}"
+    config["deplight:github"] = {**config["deplight:github"], "oidc_provider_arn": existing,
+                                 "preview_role": False}  # fmt: skip
+    run = run_program("prod", config)
+    assert not run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    deploy = run.one("aws:iam/role:Role", "web-prod-github-deploy")
+    trust = json.loads(deploy.inputs["assumeRolePolicy"])
+    assert all(st["Principal"]["Federated"] == existing for st in trust["Statement"])
+    assert not [r for r in run.of_type("aws:iam/role:Role") if r.name.endswith("github-preview")]
+    assert run.outputs["preview_role_arn"] is None
