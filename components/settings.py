@@ -321,7 +321,9 @@ TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
             "cpu": 1024, "memory": 2048, "desired_count": 3, "min_count": 3, "max_count": 10,
             "ecr_keep_images": 50, "ecr_immutable_tags": True,
         },
-        "network": {"az_count": 3, "nat": "per_az", "flow_logs": True},
+        "network": {
+            "az_count": 3, "nat": "per_az", "flow_logs": True, "flow_logs_retention_days": 30,
+        },
         "deploy": {
             "strategy": "codedeploy", "traffic": "canary", "percent": 10, "interval_minutes": 5,
             "blue_termination_minutes": 60,

@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each subcommand module registers its own parser and handler (func(args) -> exit code).
     register_plan(sub)
+    from deplight import check
+
+    check.register(sub)
     register_release_commands(sub)
     return parser
 
