@@ -15,6 +15,7 @@ from components.observability import (
     ObservabilityArgs,
     ServiceLogs,
     ServiceLogsArgs,
+    rollback_alarm_names,
 )
 from components.settings import SettingsError, Strategy, load_settings
 
@@ -53,6 +54,9 @@ service = EcsService(
         task_security_group_id=network.task_security_group_id,
         log_group_name=logs.log_group_name,
         log_group_arn=logs.log_group_arn,
+        rollback_alarm_names=rollback_alarm_names(prefix)
+        if settings.deploy.strategy is Strategy.ECS_BLUEGREEN
+        else (),
     ),
 )
 observability = Observability(

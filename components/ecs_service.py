@@ -9,14 +9,20 @@ settings, tested (and snapshot-tested) without the engine.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import DeploySettings, IngressSettings, ServiceSettings, Strategy
+from components.settings import (
+    DeploySettings,
+    IngressSettings,
+    ServiceSettings,
+    Strategy,
+    TrafficShift,
+)
 
 HTTP_PORT, HTTPS_PORT = 80, 443
 XRAY_DAEMON_PORT = 2000
@@ -194,6 +200,37 @@ def task_policy(*, xray: bool) -> dict[str, Any] | None:
     }
 
 
+ECS_STRATEGY = {
+    TrafficShift.ALL_AT_ONCE: "BLUE_GREEN",
+    TrafficShift.CANARY: "CANARY",
+    TrafficShift.LINEAR: "LINEAR",
+}
+
+
+def ecs_deployment_configuration(deploy: DeploySettings) -> dict[str, Any]:
+    """``deployment_configuration`` of a service under ``ecs_bluegreen`` (pure).
+
+    all_at_once -> BLUE_GREEN, canary -> CANARY (``percent`` first, the rest after
+    ``interval_minutes``), linear -> LINEAR (``percent`` every ``interval_minutes``); both
+    revisions then run for ``bake_time_minutes`` before the old one is removed.
+    """
+    config: dict[str, Any] = {
+        "strategy": ECS_STRATEGY[deploy.traffic],
+        "bake_time_in_minutes": str(deploy.bake_time_minutes),
+    }
+    if deploy.traffic is TrafficShift.CANARY:
+        config["canary_configuration"] = {
+            "canary_percent": float(deploy.percent),
+            "canary_bake_time_in_minutes": str(deploy.interval_minutes),
+        }
+    elif deploy.traffic is TrafficShift.LINEAR:
+        config["linear_configuration"] = {
+            "step_percent": float(deploy.percent),
+            "step_bake_time_in_minutes": str(deploy.interval_minutes),
+        }
+    return config
+
+
 def lifecycle_policy(keep_images: int) -> dict[str, Any]:
     """ECR lifecycle: untagged layers go after a day; the newest ``keep_images`` images stay, so a
     rollback target never expires while it is inside the release window."""
@@ -249,6 +286,8 @@ class EcsServiceArgs:
     """Where the containers log."""
     log_group_arn: pulumi.Input[str]
     """Its ARN (execution role scope)."""
+    rollback_alarm_names: Sequence[str] = ()
+    """Strategy ecs_bluegreen: the alarms that stop and roll back a service deployment."""
 
 
 class EcsService(pulumi.ComponentResource):
@@ -261,6 +300,10 @@ class EcsService(pulumi.ComponentResource):
     ``default_actions``; otherwise every ``up`` would fight the last release. Task definition
     revisions are kept (``skip_destroy``) so older revisions stay registered as rollback targets.
     Under ``rolling`` the ECS controller rolls the service with the circuit breaker and rollback.
+    Under ``ecs_bluegreen`` ECS itself runs the blue/green (or canary/linear) deployment: it shifts
+    traffic by rewriting the actions of the production and test *listener rules* (so those ignore
+    ``actions``) with an infrastructure role, bakes, and rolls back on the rollback alarms or the
+    circuit breaker. No CodeDeploy.
     """
 
     repository_url: pulumi.Output[str]
@@ -461,6 +504,59 @@ class EcsService(pulumi.ComponentResource):
             opts=listener_opts,
         )
 
+        ecs_bluegreen = args.deploy.strategy is Strategy.ECS_BLUEGREEN
+        advanced: aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs | None = None
+        bluegreen_deps: list[pulumi.Resource] = []
+        if ecs_bluegreen:
+            # ECS shifts traffic by rewriting these rules' forward actions during a deployment
+            # (and leaves them pointing at the new target group): declared, not fought.
+            rule_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["actions"])
+
+            def rule(
+                role: str, listener: aws.lb.Listener, tg: aws.lb.TargetGroup
+            ) -> aws.lb.ListenerRule:
+                return aws.lb.ListenerRule(
+                    f"{name}-{role}-rule",
+                    listener_arn=listener.arn,
+                    priority=1,
+                    conditions=[aws.lb.ListenerRuleConditionArgs(
+                        path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=["/*"]))],
+                    actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=tg.arn)],
+                    tags=tags,
+                    opts=rule_opts,
+                )  # fmt: skip
+
+            prod_rule, test_rule = (
+                rule("prod", prod_listener, blue),
+                rule("test", test_listener, green),
+            )
+            infra_role = aws.iam.Role(
+                f"{name}-ecs-infrastructure-role",
+                name=aws_name(args.prefix, "ecs-infrastructure", 64),
+                assume_role_policy=json.dumps({
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"},
+                                   "Action": "sts:AssumeRole"}],
+                }),
+                tags=tags,
+                opts=child,
+            )  # fmt: skip
+            # AWS's managed policy for exactly this: modify listener rules and target groups
+            # during blue/green deployments, nothing else.
+            attachment = aws.iam.RolePolicyAttachment(
+                f"{name}-ecs-infrastructure-lb",
+                role=infra_role.name,
+                policy_arn="arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers",
+                opts=child,
+            )
+            advanced = aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs(
+                alternate_target_group_arn=green.arn,
+                production_listener_rule=prod_rule.arn,
+                test_listener_rule=test_rule.arn,
+                role_arn=infra_role.arn,
+            )
+            bluegreen_deps = [prod_rule, test_rule, attachment]
+
         family = args.prefix
         self.task_definition_family = pulumi.Output.from_input(family)
         self.service_name = None
@@ -518,6 +614,16 @@ class EcsService(pulumi.ComponentResource):
                 deployment_circuit_breaker=None
                 if codedeploy
                 else aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+                deployment_configuration=aws.ecs.ServiceDeploymentConfigurationArgs(
+                    **ecs_deployment_configuration(args.deploy)
+                )
+                if ecs_bluegreen
+                else None,
+                alarms=aws.ecs.ServiceAlarmsArgs(
+                    alarm_names=list(args.rollback_alarm_names), enable=True, rollback=True
+                )
+                if ecs_bluegreen and args.rollback_alarm_names
+                else None,
                 deployment_minimum_healthy_percent=100,
                 deployment_maximum_percent=200,
                 health_check_grace_period_seconds=60,
@@ -531,20 +637,26 @@ class EcsService(pulumi.ComponentResource):
                         target_group_arn=blue.arn,
                         container_name=sv.name,
                         container_port=sv.container_port,
+                        advanced_configuration=advanced,
                     )
                 ],
                 propagate_tags="SERVICE",
                 enable_ecs_managed_tags=True,
-                # Rolling: `up` waits until ECS has rolled (or the circuit breaker rolled back).
+                # rolling/ecs_bluegreen: `up` waits until ECS has finished the deployment (or
+                # rolled it back); a rollback still reports success (pulumi-aws #4487), which is
+                # why `deplight deploy` verifies what runs afterwards.
                 wait_for_steady_state=not codedeploy,
                 tags=tags,
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[prod_listener, test_listener],
+                    depends_on=[prod_listener, test_listener, *bluegreen_deps],
                     # desired_count belongs to autoscaling; under CodeDeploy the task definition
-                    # and load balancers belong to CodeDeploy (see the class docstring).
+                    # and load balancers belong to CodeDeploy (see the class docstring); under
+                    # ecs_bluegreen ECS swaps the primary and alternate target groups.
                     ignore_changes=["desiredCount", "taskDefinition", "loadBalancers"]
                     if codedeploy
+                    else ["desiredCount", "loadBalancers"]
+                    if ecs_bluegreen
                     else ["desiredCount"],
                 ),
             )

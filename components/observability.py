@@ -24,6 +24,17 @@ from components.settings import ObservabilitySettings
 PERIOD_SECONDS = 60
 
 
+ROLLBACK_ALARMS = ("5xx-rate", "p99-latency", "blue-unhealthy-hosts", "green-unhealthy-hosts",
+                   "low-healthy-hosts")  # fmt: skip
+"""Suffixes of the alarms that stop and roll back a release."""
+
+
+def rollback_alarm_names(prefix: str) -> list[str]:
+    """Names of the rollback alarms: deterministic, so the ECS service (strategy ecs_bluegreen)
+    can name them before Observability, which needs the service, creates them."""
+    return [f"{prefix}-{suffix}" for suffix in ROLLBACK_ALARMS]
+
+
 def log_group_name(prefix: str) -> str:
     """Name of the service log group (the awslogs driver writes here)."""
     return f"/ecs/{prefix}"
@@ -282,7 +293,7 @@ class Observability(pulumi.ComponentResource):
 
         five_xx = aws.cloudwatch.MetricAlarm(
             f"{name}-5xx-rate",
-            name=f"{args.prefix}-5xx-rate",
+            name=f"{args.prefix}-{ROLLBACK_ALARMS[0]}",
             alarm_description=(
                 f"More than {s.alarm_5xx_rate_percent}% of requests answered 5xx (target or ALB). "
                 "Stops and rolls back a release."
@@ -307,7 +318,7 @@ class Observability(pulumi.ComponentResource):
         )
         latency = aws.cloudwatch.MetricAlarm(
             f"{name}-p99-latency",
-            name=f"{args.prefix}-p99-latency",
+            name=f"{args.prefix}-{ROLLBACK_ALARMS[1]}",
             alarm_description=f"p99 target response time above {s.alarm_p99_latency_ms} ms.",
             namespace="AWS/ApplicationELB",
             metric_name="TargetResponseTime",
@@ -325,7 +336,7 @@ class Observability(pulumi.ComponentResource):
             unhealthy.append(
                 aws.cloudwatch.MetricAlarm(
                     f"{name}-{color}-unhealthy",
-                    name=f"{args.prefix}-{color}-unhealthy-hosts",
+                    name=f"{args.prefix}-{color}-unhealthy-hosts",  # ROLLBACK_ALARMS[2:4]
                     alarm_description=(
                         f"A target of the {color} target group fails its health check "
                         "(during a release: the new tasks are bad)."
@@ -356,7 +367,7 @@ class Observability(pulumi.ComponentResource):
 
         low_healthy = aws.cloudwatch.MetricAlarm(
             f"{name}-low-healthy-hosts",
-            name=f"{args.prefix}-low-healthy-hosts",
+            name=f"{args.prefix}-{ROLLBACK_ALARMS[4]}",
             alarm_description=(
                 f"Fewer than {s.alarm_min_healthy_hosts} healthy targets over blue and green "
                 "together (the serving group changes with every CodeDeploy release)."

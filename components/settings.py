@@ -54,11 +54,15 @@ SNS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$"
 OIDC_PROVIDER_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
 )
-DIGEST_IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9./_-]*(:[0-9]+)?/?[a-z0-9./_-]*@sha256:[0-9a-f]{64}$")
+DIGEST_IMAGE_RE = re.compile(
+    r"^[a-z0-9][a-z0-9./_-]*(:[0-9]+)?/?[a-z0-9./_-]*@sha256:[0-9a-f]{64}$"
+)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-SUBJECT_RE = re.compile(r"^(environment:[A-Za-z0-9_.-]+|ref:refs/(heads|tags)/[A-Za-z0-9_./*-]+|pull_request)$")
+SUBJECT_RE = re.compile(
+    r"^(environment:[A-Za-z0-9_.-]+|ref:refs/(heads|tags)/[A-Za-z0-9_./*-]+|pull_request)$"
+)
 
 
 class SettingsError(ValueError):
@@ -99,6 +103,8 @@ class Strategy(enum.StrEnum):
     """ECS rolling update with the deployment circuit breaker and rollback. Cheapest, slowest revert."""
     CODEDEPLOY = "codedeploy"
     """CodeDeploy blue/green: canary/linear traffic shifting, alarm rollback, instant revert to blue."""
+    ECS_BLUEGREEN = "ecs_bluegreen"
+    """ECS built-in blue/green (canary/linear too): bake time and alarm rollback, no CodeDeploy."""
 
 
 class TrafficShift(enum.StrEnum):
@@ -469,7 +475,9 @@ class _Reader:
         ok = True
         for k, val in v.items():
             if not isinstance(k, str) or not key_re.fullmatch(k):
-                self.error(f"{name}.{k}", "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
+                self.error(
+                    f"{name}.{k}", "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", k
+                )
                 ok = False
             elif not isinstance(val, str) or not value_check(val):
                 self.error(f"{name}.{k}", value_expected, val)
@@ -554,7 +562,9 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     if isinstance(schema_version, str) and schema_version.isdigit():
         schema_version = int(schema_version)
     if schema_version is not None and (
-        isinstance(schema_version, bool) or not isinstance(schema_version, int) or schema_version < 0
+        isinstance(schema_version, bool)
+        or not isinstance(schema_version, int)
+        or schema_version < 0
     ):
         errors.append(
             f"{NAMESPACE}:schema_version: expected a non-negative integer, found {schema_version!r}"
@@ -564,7 +574,9 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     release = _Reader(errors, "release", raw.get("release"), {}, _ReleaseFields)
     release.enum_("kind", ReleaseKind)
 
-    sv = _Reader(errors, "service", raw.get("service"), defaults.get("service", {}), ServiceSettings)
+    sv = _Reader(
+        errors, "service", raw.get("service"), defaults.get("service", {}), ServiceSettings
+    )
     sv.str_("name", NAME_RE, "a lowercase name of 1-20 letters, digits and dashes")
     sv.int_("container_port", check=_port)
     present, path = sv._get("health_check_path")
@@ -584,13 +596,22 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     sv.str_map("secrets", ENV_VAR_RE, lambda a: bool(SECRET_ARN_RE.fullmatch(a)),
                "an SSM parameter or Secrets Manager secret ARN")  # fmt: skip
     sv.bool_("xray")
-    sv.str_("xray_daemon_image", DIGEST_IMAGE_RE,
-            "an image pinned by digest (<registry>/<name>@sha256:<64 hex>)", optional=True)
-    if sv.values.get("xray") and not sv.values.get("xray_daemon_image") and not any(
-        e.startswith(f"{NAMESPACE}:service.xray_daemon_image") for e in errors
+    sv.str_(
+        "xray_daemon_image",
+        DIGEST_IMAGE_RE,
+        "an image pinned by digest (<registry>/<name>@sha256:<64 hex>)",
+        optional=True,
+    )
+    if (
+        sv.values.get("xray")
+        and not sv.values.get("xray_daemon_image")
+        and not any(e.startswith(f"{NAMESPACE}:service.xray_daemon_image") for e in errors)
     ):
-        sv.error("xray_daemon_image",
-                 "a digest-pinned X-Ray daemon image when service.xray is true", None)
+        sv.error(
+            "xray_daemon_image",
+            "a digest-pinned X-Ray daemon image when service.xray is true",
+            None,
+        )
     sv.int_("ecr_keep_images", lo=1, hi=1000)
     sv.bool_("ecr_immutable_tags")
     cpu, mem = sv.values.get("cpu"), sv.values.get("memory")
@@ -612,7 +633,9 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     if dup:
         sv.error("secrets", "names not also set in service.environment", sorted(dup))
 
-    nw = _Reader(errors, "network", raw.get("network"), defaults.get("network", {}), NetworkSettings)
+    nw = _Reader(
+        errors, "network", raw.get("network"), defaults.get("network", {}), NetworkSettings
+    )
     nw.str_("cidr", re.compile(r".+"), "a private CIDR")
     if "cidr" in nw.values and (problem := _private_cidr(nw.values["cidr"])):
         nw.error("cidr", problem, nw.values.pop("cidr"))
@@ -638,8 +661,18 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     dp.int_("blue_termination_minutes", lo=0, hi=2880)
     dp.int_("bake_time_minutes", lo=0, hi=1440)
     dp.int_("timeout_minutes", lo=5, hi=720)
+    if dp.values.get("strategy") is Strategy.ECS_BLUEGREEN:
+        # ECS's own limits: bake times 0-1440 minutes, linear steps of at least 3 percent.
+        if dp.values.get("interval_minutes", 0) > 1440:
+            dp.error("interval_minutes", "at most 1440 with strategy ecs_bluegreen",
+                     dp.values["interval_minutes"])  # fmt: skip
+        if dp.values.get("traffic") is TrafficShift.LINEAR and dp.values.get("percent", 10) < 3:
+            dp.error("percent", "at least 3 for linear traffic with strategy ecs_bluegreen",
+                     dp.values["percent"])  # fmt: skip
 
-    ig = _Reader(errors, "ingress", raw.get("ingress"), defaults.get("ingress", {}), IngressSettings)
+    ig = _Reader(
+        errors, "ingress", raw.get("ingress"), defaults.get("ingress", {}), IngressSettings
+    )
     ig.str_("certificate_arn", ACM_ARN_RE, "an ACM certificate ARN", optional=True)
     ig.str_("ssl_policy", re.compile(r"ELBSecurityPolicy-[A-Za-z0-9-]+"),
             "an ELB security policy name (ELBSecurityPolicy-...)")  # fmt: skip

@@ -214,6 +214,99 @@ def wait_for_rollback(
         sleep(poll_s)
 
 
+# -- ECS built-in blue/green (strategy ecs_bluegreen) ---------------------------------------------
+
+ECS_ACTIVE = ("PENDING", "IN_PROGRESS")
+ECS_ROLLED_BACK = ("ROLLBACK_SUCCESSFUL",)
+ECS_FAILED = ("ROLLBACK_FAILED",)
+ECS_FINISHED = ("SUCCESSFUL", "STOPPED")
+
+
+@dataclass(frozen=True)
+class EcsDeploymentState:
+    """An ECS service deployment (ListServiceDeployments / DescribeServiceDeployments)."""
+
+    arn: str
+    status: str
+    stage: str | None = None
+    """``lifecycleStage``, e.g. ``BAKE_TIME`` or ``PRODUCTION_TRAFFIC_SHIFT``."""
+    reason: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+    def describe(self) -> str:
+        parts = [f"ECS service deployment {self.id}: {self.status}"]
+        if self.stage:
+            parts.append(self.stage)
+        if self.reason:
+            parts.append(self.reason)
+        return ", ".join(parts)
+
+
+def service_deployment_state(ecs: Any, arn: str) -> EcsDeploymentState:
+    found = ecs.describe_service_deployments(serviceDeploymentArns=[arn]).get("serviceDeployments")
+    if not found:
+        return EcsDeploymentState(arn, "NOT_FOUND")
+    d = found[0]
+    return EcsDeploymentState(arn, d.get("status", "UNKNOWN"), d.get("lifecycleStage"),
+                              d.get("statusReason"))  # fmt: skip
+
+
+def active_service_deployment(ecs: Any, cluster: str, service: str) -> EcsDeploymentState | None:
+    """The service deployment that can still be stopped with rollback (shifting or baking)."""
+    resp = ecs.list_service_deployments(cluster=cluster, service=service, status=list(ECS_ACTIVE))
+    for brief in resp.get("serviceDeployments", []):
+        state = service_deployment_state(ecs, brief["serviceDeploymentArn"])
+        if state.status in ECS_ACTIVE:
+            return state
+    return None
+
+
+def stop_service_deployment(ecs: Any, arn: str) -> tuple[bool, str]:
+    """``StopServiceDeployment`` with ``stopType=ROLLBACK``: traffic returns to the old revision.
+    ``False`` when the deployment finished in the meantime (ECS answers ConflictException)."""
+    try:
+        ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    except ClientError as exc:
+        if error_code(exc) == "ConflictException":
+            return (
+                False,
+                f"service deployment {arn.rsplit('/', 1)[-1]} finished before it could be stopped",
+            )
+        raise
+    return True, "StopServiceDeployment(ROLLBACK) accepted"
+
+
+def wait_for_service_rollback(
+    ecs: Any, arn: str, *, timeout_s: float, poll_s: float,
+    report: Callable[[EcsDeploymentState], None],
+    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+) -> tuple[bool, str]:  # fmt: skip
+    """Waits for ECS to finish rolling the stopped deployment back. ``True`` when the previous
+    revision serves again."""
+    deadline = clock() + timeout_s
+    last = ""
+    while True:
+        state = service_deployment_state(ecs, arn)
+        if state.describe() != last:
+            report(state)
+            last = state.describe()
+        if state.status in ECS_ROLLED_BACK:
+            return True, f"service deployment {state.id} rolled back"
+        if state.status in ECS_FAILED:
+            return False, f"service deployment {state.id} rollback failed: {state.reason or ''}"
+        if state.status in ECS_FINISHED:
+            return (
+                False,
+                f"service deployment {state.id} ended {state.status} instead of rolling back",
+            )
+        if clock() >= deadline:
+            return False, f"ECS rollback not finished after {timeout_s:g} s ({last})"
+        sleep(poll_s)
+
+
 # -- ECS and the load balancer --------------------------------------------------------------------
 
 

@@ -20,10 +20,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.outputs import (
     AUDIT_TABLE_NAME,
+    CLUSTER_NAME,
     CODEDEPLOY_APPLICATION,
     CODEDEPLOY_GROUP,
     DEPLOY_STRATEGY,
     REPOSITORY_NAME,
+    SERVICE_NAME,
 )
 from components.settings import IMAGE_TAG_RE
 from rollback import aws as awsapi
@@ -352,11 +354,52 @@ def active_codedeploy(aws: awsapi.Aws, outputs: Mapping[str, Any]) -> awsapi.Dep
         return None
 
 
-def fast_path(aws: awsapi.Aws, active: awsapi.DeploymentState, opts: RollbackOptions,
+def active_ecs_bluegreen(
+    aws: awsapi.Aws, outputs: Mapping[str, Any]
+) -> awsapi.EcsDeploymentState | None:
+    """Strategy ecs_bluegreen: the service deployment still shifting or baking, if any."""
+    cluster, service = outputs.get(CLUSTER_NAME), outputs.get(SERVICE_NAME)
+    if outputs.get(DEPLOY_STRATEGY) != "ecs_bluegreen" or not cluster or not service:
+        return None
+    try:
+        return awsapi.active_service_deployment(aws.client("ecs"), str(cluster), str(service))
+    except (ClientError, BotoCoreError) as exc:
+        log.warning("fast path unavailable, cannot list ECS service deployments: %s", exc)
+        return None
+
+
+def active_deployment(aws: awsapi.Aws, outputs: Mapping[str, Any]) -> Any:
+    """The in-flight deployment the fast path can stop, whichever strategy runs the stack."""
+    return active_codedeploy(aws, outputs) or active_ecs_bluegreen(aws, outputs)
+
+
+def ecs_fast_path(aws: awsapi.Aws, active: awsapi.EcsDeploymentState, opts: RollbackOptions,
+                  env: Env) -> tuple[bool, str]:  # fmt: skip
+    """``StopServiceDeployment(ROLLBACK)`` and wait until ECS reports the rollback done."""
+    ecs = aws.client("ecs")
+    log.info("fast path: %s", active.describe())
+    stopped, text = awsapi.stop_service_deployment(ecs, active.arn)
+    if not stopped:
+        log.warning("fast path: %s; continuing on the slow path", text)
+        return False, text
+    log.info("fast path: %s", text)
+    ok, text = awsapi.wait_for_service_rollback(
+        ecs, active.arn, timeout_s=opts.codedeploy_timeout_s, poll_s=opts.poll_s,
+        report=lambda s: log.info("fast path: %s", s.describe()), sleep=env.sleep, clock=env.clock,
+    )  # fmt: skip
+    if not ok:
+        raise DeplightError(f"fast path: {text}")
+    log.info("fast path: %s", text)
+    return True, text
+
+
+def fast_path(aws: awsapi.Aws, active: Any, opts: RollbackOptions,
               env: Env) -> tuple[bool, str]:  # fmt: skip
     """Stops the deployment with automatic rollback and waits until traffic is back on blue.
     ``(False, why)`` when the deployment completed first (then only the slow path is left);
-    raises when CodeDeploy's rollback fails."""
+    raises when CodeDeploy's (or ECS's) rollback fails."""
+    if isinstance(active, awsapi.EcsDeploymentState):
+        return ecs_fast_path(aws, active, opts, env)
     cd = aws.client("codedeploy")
     log.info("fast path: %s", active.describe())
     stopped, text = awsapi.stop_with_rollback(cd, active.id)
@@ -437,7 +480,7 @@ def rollback(
     for check in checks:
         log.info("check %s", check.line())
     refused = [c for c in checks if not c.ok]
-    active = active_codedeploy(aws, outputs)  # read-only: decides the path
+    active = active_deployment(aws, outputs)  # read-only: decides the path
     path = "fast" if active else "slow"
     handle = new_handle(name, "rollback", started)
     record = {

@@ -508,3 +508,90 @@ def test_a_failed_config_write_restores_what_was_written(aws_endpoint: str, tmp_
     assert "deplight:release" not in rig.fake.config and rig.ups() == []
     [record] = rig.world.audit()
     assert record["result"] == "failed" and "permission denied" in record["error"]
+
+
+class _SplitEcs:
+    """moto's ECS for everything, except the service-deployment APIs moto lacks (stubbed)."""
+
+    STUBBED = (
+        "list_service_deployments",
+        "describe_service_deployments",
+        "stop_service_deployment",
+    )
+
+    def __init__(self, real: Any, stubbed: Any) -> None:
+        self.real, self.stubbed = real, stubbed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stubbed if name in self.STUBBED else self.real, name)
+
+
+def test_fast_path_for_ecs_bluegreen_during_bake_time(aws_endpoint: str, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Strategy ecs_bluegreen: ListServiceDeployments finds the deployment still baking,
+    StopServiceDeployment(stopType=ROLLBACK) stops it, DescribeServiceDeployments reports the
+    rollback done. moto lacks these three calls: Stubber responses are shaped as in the ECS API
+    reference."""
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
+              image_tag=B)  # fmt: skip
+    rig.fake.stack_outputs["deploy_strategy"] = "ecs_bluegreen"
+    arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-prod/web-prod/AbCdEf0123"
+    real = boto3.client("ecs", region_name=REGION, endpoint_url=aws_endpoint)
+    stubbed = boto3.client("ecs", region_name=REGION, endpoint_url=aws_endpoint)
+    stub = Stubber(stubbed)
+    stub.add_response("list_service_deployments", {"serviceDeployments": [
+        {"serviceDeploymentArn": arn, "status": "IN_PROGRESS"}]},
+        {"cluster": "web-prod", "service": "web-prod", "status": ["PENDING", "IN_PROGRESS"]})  # fmt: skip
+
+    def described(status: str, stage: str) -> dict[str, Any]:
+        return {"serviceDeployments": [{"serviceDeploymentArn": arn, "status": status,
+                                        "lifecycleStage": stage}], "failures": []}  # fmt: skip
+
+    stub.add_response("describe_service_deployments", described("IN_PROGRESS", "BAKE_TIME"),
+                      {"serviceDeploymentArns": [arn]})  # fmt: skip
+    stub.add_response("stop_service_deployment", {"serviceDeploymentArn": arn},
+                      {"serviceDeploymentArn": arn, "stopType": "ROLLBACK"})  # fmt: skip
+    stub.add_response("describe_service_deployments",
+                      described("ROLLBACK_IN_PROGRESS", "RECONCILE_SERVICE"),
+                      {"serviceDeploymentArns": [arn]})  # fmt: skip
+    stub.add_response(
+        "describe_service_deployments",
+        described("ROLLBACK_SUCCESSFUL", "CLEAN_UP"),
+        {"serviceDeploymentArns": [arn]},
+    )
+    rig.aws = Aws(REGION, endpoint_url=aws_endpoint, clients={"ecs": _SplitEcs(real, stubbed)})
+    with stub, caplog.at_level(logging.INFO):
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="bake alarm")
+        stub.assert_no_pending_responses()
+
+    assert result.status == "succeeded" and result.path == "fast", result.summary
+    assert rig.tag == A
+    assert rig.fake.ops() == ["set_config", "set_config", "up", "preview"]
+    assert "BAKE_TIME" in caplog.text and "service deployment AbCdEf0123 rolled back" in caplog.text
+    [record] = rig.world.audit()
+    assert record["path"] == "fast" and record["result"] == "succeeded"
+
+
+def test_ecs_fast_path_falls_back_when_the_deployment_already_finished(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    """StopServiceDeployment answers ConflictException once the deployment is over (ECS API
+    reference); the rollback then takes the slow path."""
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    rig.fake.stack_outputs["deploy_strategy"] = "ecs_bluegreen"
+    arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-dev/web-dev/Zz9"
+    real = boto3.client("ecs", region_name=REGION, endpoint_url=aws_endpoint)
+    stubbed = boto3.client("ecs", region_name=REGION, endpoint_url=aws_endpoint)
+    stub = Stubber(stubbed)
+    stub.add_response("list_service_deployments", {"serviceDeployments": [
+        {"serviceDeploymentArn": arn, "status": "IN_PROGRESS"}]})  # fmt: skip
+    stub.add_response("describe_service_deployments", {"serviceDeployments": [
+        {"serviceDeploymentArn": arn, "status": "IN_PROGRESS",
+         "lifecycleStage": "PRODUCTION_TRAFFIC_SHIFT"}], "failures": []})  # fmt: skip
+    stub.add_client_error("stop_service_deployment", service_error_code="ConflictException",
+                          service_message="The service deployment is not in progress.")  # fmt: skip
+    rig.aws = Aws(REGION, endpoint_url=aws_endpoint, clients={"ecs": _SplitEcs(real, stubbed)})
+    with stub:
+        result = rig.rollback(reason="bad")
+    assert result.status == "succeeded" and result.path == "slow", result.summary
+    assert rig.tag == A

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .common import resource_policy, violation
+from .common import as_list, resource_policy, violation
 
 SERVICE_TYPES = ("aws:ecs/service:Service",)
 
@@ -23,13 +23,19 @@ def check_rollback_capable(_t: str, props: Mapping[str, Any], _cfg: Mapping[str,
     if controller == "CODE_DEPLOY":
         return []
     breaker = props.get("deploymentCircuitBreaker") or {}
+    alarms = props.get("alarms") or {}
     if controller == "ECS" and breaker.get("enable") is True and breaker.get("rollback") is True:
         return []
+    # ECS blue/green (BLUE_GREEN, CANARY, LINEAR strategies) counts only with alarm rollback
+    if (controller == "ECS" and alarms.get("enable") is True and alarms.get("rollback") is True
+            and as_list(alarms.get("alarmNames"))):  # fmt: skip
+        return []
     return [violation(
-        {"deploymentController": controller, "deploymentCircuitBreaker": dict(breaker)},
+        {"deploymentController": controller, "deploymentCircuitBreaker": dict(breaker),
+         "alarms": dict(alarms)},
         "a failed deployment does not roll back",
         "use the CODE_DEPLOY controller, or the ECS controller with deploymentCircuitBreaker "
-        "{enable: true, rollback: true}",
+        "{enable: true, rollback: true} or alarms {enable: true, rollback: true, alarmNames}",
     )]  # fmt: skip
 
 
