@@ -225,8 +225,10 @@ def run_program(
     return ProgramRun(
         stack=stack,
         settings=settings,
-        resources=list(monitor.registered),
+        # The SDK registers resources as their inputs resolve, so the order of arrival varies from
+        # run to run; sorted by URN, a plan (and every report built on it) is the same each time.
+        resources=sorted(monitor.registered, key=lambda r: r.urn),
         outputs=exports,
         generated=dict(mocks.generated),
-        warnings=list(collector.messages),
+        warnings=sorted(collector.messages),
     )

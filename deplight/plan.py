@@ -101,11 +101,9 @@ def key_inputs(res: Registered) -> dict[str, Any]:
 
 
 def build_tree(run: ProgramRun) -> list[dict[str, Any]]:
-    """Nests resources by parent, in registration order, with placeholder-substituted inputs."""
+    """Nests resources by parent, in the run's order, with placeholder-substituted inputs."""
     subst = _Placeholders(run.generated)
-    known = {r.urn for r in run.resources}
     nodes: dict[str, dict[str, Any]] = {}
-    roots: list[dict[str, Any]] = []
     for r in run.resources:
         node: dict[str, Any] = {
             "name": r.name,
@@ -119,10 +117,10 @@ def build_tree(run: ProgramRun) -> list[dict[str, Any]]:
         if r.protect:
             node["protect"] = True
         nodes[r.urn] = node
-        if r.parent in known:
-            nodes[r.parent]["children"].append(node)
-        else:
-            roots.append(node)
+    roots: list[dict[str, Any]] = []
+    for r in run.resources:
+        parent = nodes.get(r.parent)
+        (parent["children"] if parent is not None else roots).append(nodes[r.urn])
     return roots
 
 

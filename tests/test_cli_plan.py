@@ -54,6 +54,14 @@ def test_plan_json_matches_the_tree() -> None:
     )
 
 
+def test_plan_is_the_same_every_run(dev_plan: subprocess.CompletedProcess[str]) -> None:
+    """The SDK registers resources in whatever order their inputs resolve; a plan that reviewers
+    diff must not reorder itself between runs."""
+    again = [deplight("plan", "--stack", "dev") for _ in range(2)]
+    assert all(run.returncode == 0 for run in again)
+    assert {run.stdout for run in again} == {dev_plan.stdout}
+
+
 def broken_project(tmp_path: Path, stack_yaml: str) -> Path:
     for name in ("__main__.py", "Pulumi.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
