@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.dynamic import Resource
 
+from components.iam import service_trust_policy
 from components.release_provider import ReleaseProvider
 from components.settings import DeploySettings, ReleaseKind, TrafficShift
 
@@ -127,18 +128,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-codedeploy-role",
             name=f"{args.prefix}-codedeploy",
-            assume_role_policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "codedeploy.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust_policy("codedeploy.amazonaws.com"),
             tags=tags,
             opts=child,
         )

@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import service_trust_policy
 from components.settings import (
     DeploySettings,
     IngressSettings,
@@ -26,16 +27,6 @@ from components.settings import (
 
 HTTP_PORT, HTTPS_PORT = 80, 443
 XRAY_DAEMON_PORT = 2000
-ASSUME_ECS_TASKS = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 def aws_name(prefix: str, suffix: str, limit: int = 32) -> str:
@@ -382,7 +373,7 @@ class EcsService(pulumi.ComponentResource):
         execution_role = aws.iam.Role(
             f"{name}-execution-role",
             name=aws_name(args.prefix, "execution", 64),
-            assume_role_policy=json.dumps(ASSUME_ECS_TASKS),
+            assume_role_policy=service_trust_policy("ecs-tasks.amazonaws.com"),
             tags=tags,
             opts=child,
         )
@@ -399,7 +390,7 @@ class EcsService(pulumi.ComponentResource):
         task_role = aws.iam.Role(
             f"{name}-task-role",
             name=aws_name(args.prefix, "task", 64),
-            assume_role_policy=json.dumps(ASSUME_ECS_TASKS),
+            assume_role_policy=service_trust_policy("ecs-tasks.amazonaws.com"),
             tags=tags,
             opts=child,
         )
@@ -533,11 +524,7 @@ class EcsService(pulumi.ComponentResource):
             infra_role = aws.iam.Role(
                 f"{name}-ecs-infrastructure-role",
                 name=aws_name(args.prefix, "ecs-infrastructure", 64),
-                assume_role_policy=json.dumps({
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"},
-                                   "Action": "sts:AssumeRole"}],
-                }),
+                assume_role_policy=service_trust_policy("ecs.amazonaws.com"),
                 tags=tags,
                 opts=child,
             )  # fmt: skip
@@ -673,43 +660,33 @@ class EcsService(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            aws.appautoscaling.Policy(
-                f"{name}-scale-cpu",
-                name=f"{args.prefix}-cpu",
-                policy_type="TargetTrackingScaling",
-                service_namespace=target.service_namespace,
-                scalable_dimension=target.scalable_dimension,
-                resource_id=target.resource_id,
-                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                    target_value=sv.cpu_target_percent,
-                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                        predefined_metric_type="ECSServiceAverageCPUUtilization"
+            metric_args = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
+            trackers = {
+                "cpu": (sv.cpu_target_percent, metric_args(
+                    predefined_metric_type="ECSServiceAverageCPUUtilization")),
+                "requests": (sv.requests_per_target, metric_args(
+                    predefined_metric_type="ALBRequestCountPerTarget",
+                    # Tracks the blue group. After a CodeDeploy release green serves, and
+                    # this label lags until the next `up`; CPU tracking still scales.
+                    resource_label=pulumi.Output.concat(alb.arn_suffix, "/", blue.arn_suffix),
+                )),
+            }  # fmt: skip
+            for kind, (target_value, metric) in trackers.items():
+                aws.appautoscaling.Policy(
+                    f"{name}-scale-{kind}",
+                    name=f"{args.prefix}-{kind}",
+                    policy_type="TargetTrackingScaling",
+                    service_namespace=target.service_namespace,
+                    scalable_dimension=target.scalable_dimension,
+                    resource_id=target.resource_id,
+                    target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                        target_value=target_value,
+                        predefined_metric_specification=metric,
+                        scale_in_cooldown=120,
+                        scale_out_cooldown=60,
                     ),
-                    scale_in_cooldown=120,
-                    scale_out_cooldown=60,
-                ),
-                opts=child,
-            )
-            aws.appautoscaling.Policy(
-                f"{name}-scale-requests",
-                name=f"{args.prefix}-requests",
-                policy_type="TargetTrackingScaling",
-                service_namespace=target.service_namespace,
-                scalable_dimension=target.scalable_dimension,
-                resource_id=target.resource_id,
-                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                    target_value=sv.requests_per_target,
-                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                        predefined_metric_type="ALBRequestCountPerTarget",
-                        # Tracks the blue group. After a CodeDeploy release green serves, and
-                        # this label lags until the next `up`; CPU tracking still scales.
-                        resource_label=pulumi.Output.concat(alb.arn_suffix, "/", blue.arn_suffix),
-                    ),
-                    scale_in_cooldown=120,
-                    scale_out_cooldown=60,
-                ),
-                opts=child,
-            )
+                    opts=child,
+                )
 
         self.repository_url = repo.repository_url
         self.repository_name = repo.name

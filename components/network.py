@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import service_trust_policy
 from components.settings import NatStrategy, NetworkSettings
 
 ANYWHERE_V4 = "0.0.0.0/0"
@@ -265,18 +266,7 @@ class Network(pulumi.ComponentResource):
             )
             role = aws.iam.Role(
                 f"{name}-flow-logs-role",
-                assume_role_policy=pulumi.Output.json_dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    }
-                ),
+                assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com"),
                 tags=tags,
                 opts=child,
             )

@@ -177,7 +177,8 @@ def stop_with_rollback(cd: Any, deployment_id: str) -> tuple[bool, str]:
         if error_code(exc) == "DeploymentAlreadyCompletedException":
             return False, f"deployment {deployment_id} completed before it could be stopped"
         raise
-    return True, f"{resp.get('status', '?')}: {resp.get('statusMessage', '')}".strip(": ")
+    status = f"{resp.get('status', '?')}: {resp.get('statusMessage', '')}".strip(": ")
+    return True, f"StopDeployment(autoRollbackEnabled) {status}"
 
 
 def wait_for_rollback(

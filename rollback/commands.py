@@ -373,42 +373,26 @@ def active_deployment(aws: awsapi.Aws, outputs: Mapping[str, Any]) -> Any:
     return active_codedeploy(aws, outputs) or active_ecs_bluegreen(aws, outputs)
 
 
-def ecs_fast_path(aws: awsapi.Aws, active: awsapi.EcsDeploymentState, opts: RollbackOptions,
-                  env: Env) -> tuple[bool, str]:  # fmt: skip
-    """``StopServiceDeployment(ROLLBACK)`` and wait until ECS reports the rollback done."""
-    ecs = aws.client("ecs")
-    log.info("fast path: %s", active.describe())
-    stopped, text = awsapi.stop_service_deployment(ecs, active.arn)
-    if not stopped:
-        log.warning("fast path: %s; continuing on the slow path", text)
-        return False, text
-    log.info("fast path: %s", text)
-    ok, text = awsapi.wait_for_service_rollback(
-        ecs, active.arn, timeout_s=opts.codedeploy_timeout_s, poll_s=opts.poll_s,
-        report=lambda s: log.info("fast path: %s", s.describe()), sleep=env.sleep, clock=env.clock,
-    )  # fmt: skip
-    if not ok:
-        raise DeplightError(f"fast path: {text}")
-    log.info("fast path: %s", text)
-    return True, text
-
-
 def fast_path(aws: awsapi.Aws, active: Any, opts: RollbackOptions,
               env: Env) -> tuple[bool, str]:  # fmt: skip
-    """Stops the deployment with automatic rollback and waits until traffic is back on blue.
+    """Stops the deployment with automatic rollback and waits until traffic is back on blue:
+    CodeDeploy's ``StopDeployment(autoRollbackEnabled)`` or ECS's ``StopServiceDeployment(ROLLBACK)``.
     ``(False, why)`` when the deployment completed first (then only the slow path is left);
     raises when CodeDeploy's (or ECS's) rollback fails."""
     if isinstance(active, awsapi.EcsDeploymentState):
-        return ecs_fast_path(aws, active, opts, env)
-    cd = aws.client("codedeploy")
+        client, ref = aws.client("ecs"), active.arn
+        stop, wait = awsapi.stop_service_deployment, awsapi.wait_for_service_rollback
+    else:
+        client, ref = aws.client("codedeploy"), active.id
+        stop, wait = awsapi.stop_with_rollback, awsapi.wait_for_rollback
     log.info("fast path: %s", active.describe())
-    stopped, text = awsapi.stop_with_rollback(cd, active.id)
+    stopped, text = stop(client, ref)
     if not stopped:
         log.warning("fast path: %s; continuing on the slow path", text)
         return False, text
-    log.info("fast path: StopDeployment(autoRollbackEnabled) %s", text)
-    ok, text = awsapi.wait_for_rollback(
-        cd, active.id, timeout_s=opts.codedeploy_timeout_s, poll_s=opts.poll_s,
+    log.info("fast path: %s", text)
+    ok, text = wait(
+        client, ref, timeout_s=opts.codedeploy_timeout_s, poll_s=opts.poll_s,
         report=lambda s: log.info("fast path: %s", s.describe()), sleep=env.sleep, clock=env.clock,
     )  # fmt: skip
     if not ok:
