@@ -91,7 +91,7 @@ NETWORK_CREATES = {
 NETWORK_CHANGES = (
     "ec2:CreateSubnet", "ec2:CreateNatGateway", "ec2:CreateRouteTable", "ec2:CreateSecurityGroup",
     "ec2:CreateFlowLogs", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
-    "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute",
+    "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:DescribeVpcAttribute", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute",
     "ec2:DeleteInternetGateway", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
     "ec2:ReleaseAddress", "ec2:DeleteNatGateway", "ec2:DeleteRouteTable", "ec2:CreateRoute",
     "ec2:DeleteRoute", "ec2:ReplaceRoute", "ec2:AssociateRouteTable",
@@ -110,7 +110,6 @@ UNSCOPED_ACTIONS = (
     "ecs:ListTaskDefinitions",
     "ec2:DescribeAvailabilityZones",
     "ec2:DescribeVpcs",
-    "ec2:DescribeVpcAttribute",
     "ec2:DescribeSubnets",
     "ec2:DescribeRouteTables",
     "ec2:DescribeInternetGateways",
@@ -590,7 +589,7 @@ def split_policy(doc: Mapping[str, Any], limit: int = MANAGED_POLICY_LIMIT) -> l
 def preview_permissions(
     *, partition: str = "aws", state_bucket: str | None = None
 ) -> dict[str, Any]:
-    """Read-only: what ``pulumi preview`` (refresh-free) and the policy check read. No secret
+    """Read-only: what ``pulumi preview --refresh`` and the policy check read. No secret
     values (no ``secretsmanager:GetSecretValue``, no ``ssm:GetParameter``), no writes except the
     state lock."""
     arn = f"arn:{partition}"
@@ -629,10 +628,14 @@ def preview_permissions(
                 "codedeploy:GetDeploymentConfig",
                 "codedeploy:ListTagsForResource",
                 "application-autoscaling:Describe*",
+                "application-autoscaling:ListTagsForResource",
                 "iam:GetRole",
                 "iam:GetRolePolicy",
                 "iam:ListRolePolicies",
                 "iam:ListAttachedRolePolicies",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+                "iam:ListPolicyVersions",
                 "iam:GetOpenIDConnectProvider",
             ],
             "Resource": "*",
