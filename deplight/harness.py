@@ -11,7 +11,7 @@ import json
 import logging
 import runpy
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,11 +211,14 @@ def run_program(
     *,
     project_dir: Path = PROJECT_DIR,
     preview: bool = False,
+    secret: Sequence[str] = (),
 ) -> ProgramRun:
     """Runs ``__main__.py`` for ``stack`` under mocks and returns what it registered.
 
     ``config`` defaults to the committed stack file. Settings are validated first, so invalid
-    settings raise ``SettingsError`` before a single resource exists.
+    settings raise ``SettingsError`` before a single resource exists. ``secret`` names more full
+    keys the engine marks as secret (as ``pulumi config set --secret`` does), besides those
+    holding :data:`SECRET`.
     """
     project_dir = Path(project_dir).resolve()
     if config is None:
@@ -226,7 +229,7 @@ def run_program(
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
-        secret_keys(config),
+        sorted({*secret_keys(config), *secret}),
     )
     pulumi_settings.ROOT.set(None)
     collector = _Collect()
