@@ -3,7 +3,7 @@
 No maintained Python library evaluates a request against IAM policies offline: cloudsplaining and
 parliament lint documents, policy_sentry describes actions, moto's access control ignores
 conditions. This implements the part of AWS's evaluation logic the stack's documents use, and
-refuses (``UnsupportedPolicy``) anything else, so a document that grows a new operator cannot be
+refuses (``UnsupportedPolicyError``) anything else, so a document that grows a new operator cannot be
 silently misjudged:
 
 - explicit Deny in any policy (identity or boundary) wins; otherwise the request needs an Allow in
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class UnsupportedPolicy(ValueError):
+class UnsupportedPolicyError(ValueError):
     """The document uses an element or operator this evaluator does not implement."""
 
 
@@ -82,7 +82,7 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: Mapping[str,
     negated = base == "StringNotEquals"
     compare = _SINGLE.get("StringEquals" if negated else base)
     if compare is None or qualifier not in ("", "ForAnyValue", "ForAllValues"):
-        raise UnsupportedPolicy(f"condition operator {operator}")
+        raise UnsupportedPolicyError(f"condition operator {operator}")
     if key not in context:
         return negated or qualifier == "ForAllValues"
     got = [str(v) for v in _as_list(context[key])]
@@ -91,14 +91,14 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: Mapping[str,
     elif qualifier == "ForAnyValue" or len(got) == 1:
         ok = any(compare(w, g) for w in values for g in got)
     else:
-        raise UnsupportedPolicy(f"{operator} on the multi-valued key {key}")
+        raise UnsupportedPolicyError(f"{operator} on the multi-valued key {key}")
     return not ok if negated else ok
 
 
 def statement_matches(st: Mapping[str, Any], request: Request) -> bool:
     known = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
     if set(st) - known:
-        raise UnsupportedPolicy(f"statement elements {sorted(set(st) - known)}")
+        raise UnsupportedPolicyError(f"statement elements {sorted(set(st) - known)}")
     if "Action" in st:
         if not any(action_matches(a, request.action) for a in _as_list(st["Action"])):
             return False
@@ -141,13 +141,6 @@ def decide(request: Request, identity: Sequence[Mapping[str, Any]],
 def allowed(request: Request, identity: Sequence[Mapping[str, Any]],
             boundary: Mapping[str, Any] | None = None) -> bool:  # fmt: skip
     return decide(request, identity, boundary) == "allow"
-
-
-def authorized(requests: Sequence[Request], identity: Sequence[Mapping[str, Any]],
-               boundary: Mapping[str, Any] | None = None) -> bool:  # fmt: skip
-    """A call that names several resources (``CreateSubnet``: the new subnet and its VPC) is
-    authorized only if each of its resources is."""
-    return all(allowed(r, identity, boundary) for r in requests)
 
 
 def trust_allows(doc: Mapping[str, Any], *, federated: str, action: str,

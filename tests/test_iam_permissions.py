@@ -35,7 +35,7 @@ from components.iam import (
 from components.settings import Strategy
 from deplight.harness import ProgramRun, Registered, read_stack_config, run_program
 from tests.conftest import COMMITTED_STACKS
-from tests.iam_eval import Request, allowed, authorized, decide
+from tests.iam_eval import Request, allowed, decide
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
