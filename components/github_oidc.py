@@ -432,6 +432,10 @@ def deploy_permissions(
                 "logs:TagResource",
                 "logs:UntagResource",
                 "logs:ListTagsForResource",
+                # The older log-group tagging API some provider versions still call.
+                "logs:TagLogGroup",
+                "logs:UntagLogGroup",
+                "logs:ListTagsLogGroup",
                 "cloudwatch:PutMetricAlarm",
                 "cloudwatch:DeleteAlarms",
                 "cloudwatch:DescribeAlarms",
