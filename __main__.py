@@ -9,6 +9,12 @@ from components import outputs as keys
 from components.bluegreen import BlueGreenArgs, BlueGreenDeployment
 from components.ecs_service import EcsService, EcsServiceArgs
 from components.github_oidc import GithubOidc, GithubOidcArgs
+from components.iam import (
+    PermissionsBoundary,
+    PermissionsBoundaryArgs,
+    attached_policies,
+    passed_services,
+)
 from components.network import Network, NetworkArgs
 from components.observability import (
     Observability,
@@ -26,6 +32,13 @@ except SettingsError as exc:
     raise pulumi.RunError(str(exc)) from None
 
 prefix = settings.prefix
+# Every role the services assume carries this boundary; CI may create roles only with it.
+boundary = PermissionsBoundary(
+    prefix,
+    PermissionsBoundaryArgs(
+        prefix=prefix, region=settings.region, secret_arns=tuple(settings.service.secrets.values())
+    ),
+)
 network = Network(
     prefix,
     NetworkArgs(
@@ -34,6 +47,7 @@ network = Network(
         container_port=settings.service.container_port,
         test_port=settings.ingress.test_port,
         test_cidrs=settings.ingress.test_cidrs,
+        permissions_boundary=boundary.arn,
     ),
 )
 logs = ServiceLogs(prefix, ServiceLogsArgs(prefix=prefix, observability=settings.observability))
@@ -57,6 +71,7 @@ service = EcsService(
         rollback_alarm_names=rollback_alarm_names(prefix)
         if settings.deploy.strategy is Strategy.ECS_BLUEGREEN
         else (),
+        permissions_boundary=boundary.arn,
     ),
 )
 observability = Observability(
@@ -93,6 +108,7 @@ if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
             container_port=service.container_port,
             rollback_alarm_names=observability.rollback_alarm_names,
             region=settings.region,
+            permissions_boundary=boundary.arn,
         ),
     )
     serving_task_definition_arn = bluegreen.serving_task_definition_arn
@@ -102,7 +118,13 @@ if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
 github = GithubOidc(
     prefix,
     GithubOidcArgs(
-        prefix=prefix, stack=settings.stack, github=settings.github, region=settings.region
+        prefix=prefix,
+        stack=settings.stack,
+        github=settings.github,
+        subjects=settings.deploy_subjects,
+        region=settings.region,
+        pass_to_services=passed_services(settings.deploy.strategy, settings.network.flow_logs),
+        attachable_policies=attached_policies(settings.deploy.strategy),
     ),
 )
 

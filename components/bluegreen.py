@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.dynamic import Resource
 
-from components.iam import service_trust_policy
+from components.iam import service_trust_policy, stack_tags
 from components.release_provider import ReleaseProvider
 from components.settings import DeploySettings, ReleaseKind, TrafficShift
 
@@ -85,6 +85,8 @@ class BlueGreenArgs:
     """Alarms that stop and roll back a release."""
     region: str
     """Region of the CodeDeploy API the release resource calls."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """The stack's permissions boundary (``PermissionsBoundary.arn``): every role here carries it."""
 
 
 class Release(Resource):
@@ -122,13 +124,14 @@ class BlueGreenDeployment(pulumi.ComponentResource):
     ) -> None:
         super().__init__("deplight:deploy:BlueGreen", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"deplight:stack": pulumi.get_stack()}
+        tags = stack_tags(args.prefix)
         d = args.deploy
 
         role = aws.iam.Role(
             f"{name}-codedeploy-role",
             name=f"{args.prefix}-codedeploy",
             assume_role_policy=service_trust_policy("codedeploy.amazonaws.com"),
+            permissions_boundary=args.permissions_boundary,
             tags=tags,
             opts=child,
         )

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import service_trust_policy
+from components.iam import service_trust_policy, stack_tags
 from components.settings import (
     DeploySettings,
     IngressSettings,
@@ -279,6 +279,8 @@ class EcsServiceArgs:
     """Its ARN (execution role scope)."""
     rollback_alarm_names: Sequence[str] = ()
     """Strategy ecs_bluegreen: the alarms that stop and roll back a service deployment."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """The stack's permissions boundary (``PermissionsBoundary.arn``): every role here carries it."""
 
 
 class EcsService(pulumi.ComponentResource):
@@ -339,7 +341,7 @@ class EcsService(pulumi.ComponentResource):
         sv, ig = args.service, args.ingress
         codedeploy = args.deploy.strategy is Strategy.CODEDEPLOY
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"deplight:stack": pulumi.get_stack()}
+        tags = stack_tags(args.prefix)
         self.container_name = sv.name
         self.container_port = sv.container_port
 
@@ -374,6 +376,7 @@ class EcsService(pulumi.ComponentResource):
             f"{name}-execution-role",
             name=aws_name(args.prefix, "execution", 64),
             assume_role_policy=service_trust_policy("ecs-tasks.amazonaws.com"),
+            permissions_boundary=args.permissions_boundary,
             tags=tags,
             opts=child,
         )
@@ -391,6 +394,7 @@ class EcsService(pulumi.ComponentResource):
             f"{name}-task-role",
             name=aws_name(args.prefix, "task", 64),
             assume_role_policy=service_trust_policy("ecs-tasks.amazonaws.com"),
+            permissions_boundary=args.permissions_boundary,
             tags=tags,
             opts=child,
         )
@@ -525,6 +529,7 @@ class EcsService(pulumi.ComponentResource):
                 f"{name}-ecs-infrastructure-role",
                 name=aws_name(args.prefix, "ecs-infrastructure", 64),
                 assume_role_policy=service_trust_policy("ecs.amazonaws.com"),
+                permissions_boundary=args.permissions_boundary,
                 tags=tags,
                 opts=child,
             )  # fmt: skip

@@ -4,20 +4,26 @@ GitHub Actions exchanges its OIDC token for short-lived AWS credentials: no long
 trust policies are the security boundary, so they are built by pure functions and tested by
 evaluating them against real ``sub``/``aud`` claims (``tests/test_github_oidc.py``).
 
-The deploy role can run ``pulumi up`` of this stack and a release, scoped to resources whose names
-start with the stack prefix wherever AWS allows resource-level permissions; the preview role can
-only read (and take the state lock), for PR previews and the policy check.
+The deploy role can run ``pulumi up`` of this stack and a release, and nothing outside this stack:
+resources are addressed by ARNs with the stack prefix or, where AWS names them by generated ids,
+by the stack tag (``deplight:stack``); roles only with the stack's permissions boundary
+(``components.iam``). The preview role can only read (and take the state lock), for PR previews
+and the policy check. ``tests/test_iam_permissions.py`` evaluates both against every resource the
+program registers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import ECS_TASKS, STACK_TAG, boundary_arn, stack_tags
 from components.settings import GithubSettings
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -62,106 +68,171 @@ def trust_policy(provider_arn: str, repository: str, subjects: Sequence[str]) ->
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+# Every EC2 resource type the Network component creates, by the ARN type name IAM uses.
+NETWORK_TYPES = (
+    "vpc", "subnet", "internet-gateway", "elastic-ip", "natgateway", "route-table",
+    "security-group", "security-group-rule", "vpc-flow-log",
+)  # fmt: skip
+# The EC2 create calls and the one resource type each creates: tagged at creation (RequestTag).
+NETWORK_CREATES = {
+    "ec2:CreateVpc": "vpc",
+    "ec2:CreateSubnet": "subnet",
+    "ec2:CreateInternetGateway": "internet-gateway",
+    "ec2:AllocateAddress": "elastic-ip",
+    "ec2:CreateNatGateway": "natgateway",
+    "ec2:CreateRouteTable": "route-table",
+    "ec2:CreateSecurityGroup": "security-group",
+    "ec2:AuthorizeSecurityGroupIngress": "security-group-rule",
+    "ec2:AuthorizeSecurityGroupEgress": "security-group-rule",
+    "ec2:CreateFlowLogs": "vpc-flow-log",
+}
+# Calls on network resources that already exist (and already carry this stack's tag); the
+# create calls are here too because they also name existing resources (CreateSubnet: the VPC).
+NETWORK_CHANGES = (
+    "ec2:CreateSubnet", "ec2:CreateNatGateway", "ec2:CreateRouteTable", "ec2:CreateSecurityGroup",
+    "ec2:CreateFlowLogs", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:DescribeVpcAttribute", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute",
+    "ec2:DeleteInternetGateway", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
+    "ec2:ReleaseAddress", "ec2:DeleteNatGateway", "ec2:DeleteRouteTable", "ec2:CreateRoute",
+    "ec2:DeleteRoute", "ec2:ReplaceRoute", "ec2:AssociateRouteTable",
+    "ec2:DisassociateRouteTable", "ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules",
+    "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+    "ec2:UpdateSecurityGroupRuleDescriptionsEgress", "ec2:DeleteFlowLogs", "ec2:CreateTags",
+    "ec2:DeleteTags",
+)  # fmt: skip
+# What AWS offers only on Resource "*" (no resource-level permission, no tag condition), each
+# read-only except codedeploy:StopDeployment, which the rollback fast path needs.
+UNSCOPED_ACTIONS = (
+    "sts:GetCallerIdentity",
+    "ecr:GetAuthorizationToken",
+    "ecs:DescribeTaskDefinition",
+    "ecs:ListTaskDefinitions",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeAddressesAttribute",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSecurityGroupRules",
+    "ec2:DescribeFlowLogs",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeTags",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeListenerAttributes",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "logs:DescribeLogGroups",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
+    "xray:GetSamplingRules",
+    "codedeploy:StopDeployment",
+)
+
+
 def deploy_permissions(
     *, prefix: str, region: str, account: str, partition: str = "aws",
     state_bucket: str | None = None, own_role_arns: Sequence[str] = (),
+    boundary_arn: str, pass_to_services: Sequence[str], attachable_policies: Sequence[str] = (),
 ) -> dict[str, Any]:  # fmt: skip
-    """What ``pulumi up`` of this stack and a release need, scoped to ``<prefix>*`` names."""
+    """What ``pulumi up`` of this stack and a release need, and nothing outside this stack.
+
+    Resources are named ``<prefix>`` or ``<prefix>-...``; where AWS names them by generated ids
+    (EC2, Application Auto Scaling), calls are conditioned on the stack tag
+    (``deplight:stack = <prefix>``): ``aws:RequestTag`` to create, ``aws:ResourceTag`` to change.
+    Roles may be created or changed only with the stack's permissions boundary
+    (``boundary_arn``); the boundary itself, the CI roles (``own_role_arns``) and their managed
+    policies are out of reach. Only :data:`UNSCOPED_ACTIONS` use ``Resource: "*"``.
+    """
     arn = f"arn:{partition}"
     r = f"{region}:{account}"
+    role = f"{arn}:iam::{account}:role"
+    tag_key = STACK_TAG
+    request_tag = {"StringEquals": {f"aws:RequestTag/{tag_key}": prefix}}
+    resource_tag = {"StringEquals": {f"aws:ResourceTag/{tag_key}": prefix}}
+    ecs_namespace = {"application-autoscaling:service-namespace": "ecs"}
+
+    def named(head: str, tail: str = "") -> list[str]:
+        """``<head><prefix><tail>`` and ``<head><prefix>-*<tail>``: this stack's names only
+        (a bare ``<prefix>*`` would also match ``web-prod2``)."""
+        return [f"{head}{prefix}{tail}", f"{head}{prefix}-*{tail}"]
+
+    def ec2(type_: str) -> str:
+        return f"{arn}:ec2:{r}:{type_}/*"
+
+    scalable_target = f"{arn}:application-autoscaling:{r}:scalable-target/*"
+    elb = f"{arn}:elasticloadbalancing:{r}"
     st: list[dict[str, Any]] = [
         {
-            # No resource-level permissions exist for these (AWS accepts only "*").
+            # See UNSCOPED_ACTIONS: AWS accepts only "*" for these.
             "Sid": "NoResourceLevelPermissions",
             "Effect": "Allow",
+            "Action": list(UNSCOPED_ACTIONS),
+            "Resource": "*",
+        },
+        *[
+            {
+                # Each create call may only create its own type, tagged as this stack's.
+                "Sid": "Create" + "".join(p.title() for p in type_.split("-")) + "TaggedAsThisStack",
+                "Effect": "Allow",
+                "Action": sorted(a for a, t in NETWORK_CREATES.items() if t == type_),
+                "Resource": ec2(type_),
+                "Condition": request_tag,
+            }
+            for type_ in dict.fromkeys(NETWORK_CREATES.values())
+        ],
+        {
+            # Tag-on-create: only together with one of the create calls above.
+            "Sid": "TagNetworkOnCreate",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": [ec2(t) for t in NETWORK_TYPES],
+            "Condition": {
+                "StringEquals": {
+                    "ec2:CreateAction": sorted({a.split(":")[1] for a in NETWORK_CREATES}),
+                    f"aws:RequestTag/{tag_key}": prefix,
+                }
+            },
+        },
+        {
+            "Sid": "ChangeOnlyThisStacksNetwork",
+            "Effect": "Allow",
+            "Action": list(NETWORK_CHANGES),
+            "Resource": [ec2(t) for t in NETWORK_TYPES],
+            "Condition": resource_tag,
+        },
+        {
+            "Sid": "ThisStacksScalableTargets",
+            "Effect": "Allow",
             "Action": [
-                "sts:GetCallerIdentity",
-                "ecr:GetAuthorizationToken",
-                "ecs:RegisterTaskDefinition",
-                "ecs:DeregisterTaskDefinition",
-                "ecs:DescribeTaskDefinition",
-                "ecs:ListTaskDefinitions",
-                "ec2:DescribeAvailabilityZones",
-                "ec2:DescribeVpcs",
-                "ec2:DescribeVpcAttribute",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeRouteTables",
-                "ec2:DescribeInternetGateways",
-                "ec2:DescribeNatGateways",
-                "ec2:DescribeAddresses",
-                "ec2:DescribeAddressesAttribute",
-                "ec2:DescribeSecurityGroups",
-                "ec2:DescribeSecurityGroupRules",
-                "ec2:DescribeFlowLogs",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeTags",
-                "elasticloadbalancing:DescribeLoadBalancers",
-                "elasticloadbalancing:DescribeLoadBalancerAttributes",
-                "elasticloadbalancing:DescribeTargetGroups",
-                "elasticloadbalancing:DescribeTargetGroupAttributes",
-                "elasticloadbalancing:DescribeListeners",
-                "elasticloadbalancing:DescribeListenerAttributes",
-                "elasticloadbalancing:DescribeRules",
-                "elasticloadbalancing:DescribeTags",
-                "elasticloadbalancing:DescribeTargetHealth",
-                "logs:DescribeLogGroups",
-                "cloudwatch:DescribeAlarms",
-                "application-autoscaling:DescribeScalableTargets",
-                "application-autoscaling:DescribeScalingPolicies",
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:TagResource",
+            ],
+            "Resource": scalable_target,
+            "Condition": {"StringEquals": {**request_tag["StringEquals"], **ecs_namespace}},
+        },
+        {
+            "Sid": "ChangeThisStacksScaling",
+            "Effect": "Allow",
+            "Action": [
                 "application-autoscaling:RegisterScalableTarget",
                 "application-autoscaling:DeregisterScalableTarget",
                 "application-autoscaling:PutScalingPolicy",
                 "application-autoscaling:DeleteScalingPolicy",
                 "application-autoscaling:TagResource",
+                "application-autoscaling:UntagResource",
                 "application-autoscaling:ListTagsForResource",
-                "xray:GetSamplingRules",
-                "codedeploy:GetDeploymentConfig",
             ],
-            "Resource": "*",
-        },
-        {
-            # The Network component's EC2 calls create and wire resources in one `up` (a route
-            # needs the table and the gateway just created); EC2 cannot scope those by name, so
-            # the actions are listed one by one, never ec2:*.
-            "Sid": "NetworkLifecycle",
-            "Effect": "Allow",
-            "Action": [
-                "ec2:CreateVpc",
-                "ec2:DeleteVpc",
-                "ec2:ModifyVpcAttribute",
-                "ec2:CreateSubnet",
-                "ec2:DeleteSubnet",
-                "ec2:ModifySubnetAttribute",
-                "ec2:CreateInternetGateway",
-                "ec2:DeleteInternetGateway",
-                "ec2:AttachInternetGateway",
-                "ec2:DetachInternetGateway",
-                "ec2:AllocateAddress",
-                "ec2:ReleaseAddress",
-                "ec2:CreateNatGateway",
-                "ec2:DeleteNatGateway",
-                "ec2:CreateRouteTable",
-                "ec2:DeleteRouteTable",
-                "ec2:CreateRoute",
-                "ec2:DeleteRoute",
-                "ec2:ReplaceRoute",
-                "ec2:AssociateRouteTable",
-                "ec2:DisassociateRouteTable",
-                "ec2:CreateSecurityGroup",
-                "ec2:DeleteSecurityGroup",
-                "ec2:AuthorizeSecurityGroupIngress",
-                "ec2:AuthorizeSecurityGroupEgress",
-                "ec2:RevokeSecurityGroupIngress",
-                "ec2:RevokeSecurityGroupEgress",
-                "ec2:ModifySecurityGroupRules",
-                "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
-                "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
-                "ec2:CreateFlowLogs",
-                "ec2:DeleteFlowLogs",
-                "ec2:CreateTags",
-                "ec2:DeleteTags",
-            ],
-            "Resource": "*",
+            "Resource": scalable_target,
+            "Condition": {"StringEquals": {**resource_tag["StringEquals"], **ecs_namespace}},
         },
         {
             "Sid": "ThisRepository",
@@ -188,7 +259,7 @@ def deploy_permissions(
                 "ecr:UntagResource",
                 "ecr:ListTagsForResource",
             ],
-            "Resource": f"{arn}:ecr:{r}:repository/{prefix}*",
+            "Resource": f"{arn}:ecr:{r}:repository/{prefix}",
         },
         {
             "Sid": "ThisClusterAndService",
@@ -199,6 +270,7 @@ def deploy_permissions(
                 "ecs:DescribeClusters",
                 "ecs:UpdateCluster",
                 "ecs:UpdateClusterSettings",
+                "ecs:RegisterTaskDefinition",
                 "ecs:CreateService",
                 "ecs:UpdateService",
                 "ecs:DeleteService",
@@ -213,11 +285,12 @@ def deploy_permissions(
                 "ecs:ListTagsForResource",
             ],
             "Resource": [
-                f"{arn}:ecs:{r}:cluster/{prefix}*",
-                f"{arn}:ecs:{r}:service/{prefix}*/*",
-                f"{arn}:ecs:{r}:service-deployment/{prefix}*/*",
-                f"{arn}:ecs:{r}:task/{prefix}*/*",
-                f"{arn}:ecs:{r}:task-definition/{prefix}*:*",
+                f"{arn}:ecs:{r}:cluster/{prefix}",
+                f"{arn}:ecs:{r}:service/{prefix}/*",
+                f"{arn}:ecs:{r}:service-deployment/{prefix}/*",
+                f"{arn}:ecs:{r}:task/{prefix}/*",
+                f"{arn}:ecs:{r}:container-instance/{prefix}/*",
+                f"{arn}:ecs:{r}:task-definition/{prefix}:*",
             ],
         },
         {
@@ -236,6 +309,7 @@ def deploy_permissions(
                 "elasticloadbalancing:CreateListener",
                 "elasticloadbalancing:DeleteListener",
                 "elasticloadbalancing:ModifyListener",
+                "elasticloadbalancing:ModifyListenerAttributes",
                 "elasticloadbalancing:CreateRule",
                 "elasticloadbalancing:DeleteRule",
                 "elasticloadbalancing:ModifyRule",
@@ -243,10 +317,10 @@ def deploy_permissions(
                 "elasticloadbalancing:RemoveTags",
             ],
             "Resource": [
-                f"{arn}:elasticloadbalancing:{r}:loadbalancer/app/{prefix}*/*",
-                f"{arn}:elasticloadbalancing:{r}:targetgroup/{prefix}*/*",
-                f"{arn}:elasticloadbalancing:{r}:listener/app/{prefix}*/*",
-                f"{arn}:elasticloadbalancing:{r}:listener-rule/app/{prefix}*/*",
+                f"{elb}:loadbalancer/app/{prefix}-*",
+                f"{elb}:targetgroup/{prefix}-*",
+                f"{elb}:listener/app/{prefix}-*",
+                f"{elb}:listener-rule/app/{prefix}-*",
             ],
         },
         {
@@ -262,12 +336,12 @@ def deploy_permissions(
                 "codedeploy:GetDeploymentGroup",
                 "codedeploy:CreateDeployment",
                 "codedeploy:GetDeployment",
-                "codedeploy:StopDeployment",
                 "codedeploy:ListDeployments",
                 "codedeploy:ListDeploymentTargets",
                 "codedeploy:GetDeploymentTarget",
                 "codedeploy:CreateDeploymentConfig",
                 "codedeploy:DeleteDeploymentConfig",
+                "codedeploy:GetDeploymentConfig",
                 "codedeploy:RegisterApplicationRevision",
                 "codedeploy:GetApplicationRevision",
                 "codedeploy:TagResource",
@@ -275,57 +349,75 @@ def deploy_permissions(
                 "codedeploy:ListTagsForResource",
             ],
             "Resource": [
-                f"{arn}:codedeploy:{r}:application:{prefix}*",
-                f"{arn}:codedeploy:{r}:deploymentgroup:{prefix}*/*",
-                f"{arn}:codedeploy:{r}:deploymentconfig:{prefix}*",
+                *named(f"{arn}:codedeploy:{r}:application:"),
+                *named(f"{arn}:codedeploy:{r}:deploymentgroup:", "/*"),
+                f"{arn}:codedeploy:{r}:deploymentconfig:{prefix}-*",
                 f"{arn}:codedeploy:{r}:deploymentconfig:CodeDeployDefault.*",
             ],
         },
         {
-            "Sid": "ThisStacksRoles",
+            # Roles (and their policies) only with this stack's boundary: whatever a role the
+            # deploy role creates is given, it can do no more than the boundary allows. Roles
+            # without it (the CI roles, anything outside this stack) are out of reach.
+            "Sid": "RolesOnlyWithTheBoundary",
             "Effect": "Allow",
             "Action": [
                 "iam:CreateRole",
                 "iam:DeleteRole",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+                "iam:UpdateAssumeRolePolicy",
+            ],
+            "Resource": f"{role}/{prefix}-*",
+            "Condition": {"StringEquals": {"iam:PermissionsBoundary": boundary_arn}},
+        },
+        {
+            "Sid": "ReadAndTagThisStacksRoles",
+            "Effect": "Allow",
+            "Action": [
                 "iam:GetRole",
                 "iam:UpdateRole",
                 "iam:TagRole",
                 "iam:UntagRole",
-                "iam:PutRolePolicy",
                 "iam:GetRolePolicy",
-                "iam:DeleteRolePolicy",
                 "iam:ListRolePolicies",
                 "iam:ListAttachedRolePolicies",
-                "iam:UpdateAssumeRolePolicy",
                 "iam:ListInstanceProfilesForRole",
             ],
-            "Resource": f"{arn}:iam::{account}:role/{prefix}-*",
+            "Resource": f"{role}/{prefix}-*",
         },
         {
-            # Only the one AWS-managed policy the stack attaches (CodeDeploy for ECS): the deploy
-            # role can never attach AdministratorAccess to a role it created.
-            "Sid": "AttachOnlyTheCodeDeployPolicy",
+            "Sid": "ReadThisStacksPolicies",
             "Effect": "Allow",
-            "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
-            "Resource": f"{arn}:iam::{account}:role/{prefix}-*",
-            "Condition": {
-                "ArnEquals": {"iam:PolicyARN": f"{arn}:iam::aws:policy/AWSCodeDeployRoleForECS"}
-            },
+            "Action": ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions"],
+            "Resource": f"{arn}:iam::{account}:policy/{prefix}-*",
         },
+    ]
+    if attachable_policies:
+        st.append(
+            {
+                # Only the AWS-managed policies this stack's strategy attaches, and only to a
+                # role with the boundary: never AdministratorAccess, never a role outside it.
+                "Sid": "AttachOnlyTheStrategysManagedPolicies",
+                "Effect": "Allow",
+                "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                "Resource": f"{role}/{prefix}-*",
+                "Condition": {
+                    "ArnEquals": {
+                        "iam:PolicyARN": [f"{arn}:iam::aws:policy/{p}" for p in attachable_policies]
+                    },
+                    "StringEquals": {"iam:PermissionsBoundary": boundary_arn},
+                },
+            }
+        )
+    st += [
         {
-            "Sid": "PassOnlyThisStacksRolesToTheirServices",
+            "Sid": "PassThisStacksRolesToItsServicesOnly",
             "Effect": "Allow",
             "Action": "iam:PassRole",
-            "Resource": f"{arn}:iam::{account}:role/{prefix}-*",
-            "Condition": {
-                "StringEquals": {
-                    "iam:PassedToService": [
-                        "ecs-tasks.amazonaws.com",
-                        "codedeploy.amazonaws.com",
-                        "vpc-flow-logs.amazonaws.com",
-                    ]
-                }
-            },
+            "Resource": f"{role}/{prefix}-*",
+            "Condition": {"StringEquals": {"iam:PassedToService": sorted(pass_to_services)}},
         },
         {
             "Sid": "ThisStacksObservability",
@@ -340,8 +432,13 @@ def deploy_permissions(
                 "logs:TagResource",
                 "logs:UntagResource",
                 "logs:ListTagsForResource",
+                # The older log-group tagging API some provider versions still call.
+                "logs:TagLogGroup",
+                "logs:UntagLogGroup",
+                "logs:ListTagsLogGroup",
                 "cloudwatch:PutMetricAlarm",
                 "cloudwatch:DeleteAlarms",
+                "cloudwatch:DescribeAlarms",
                 "cloudwatch:TagResource",
                 "cloudwatch:UntagResource",
                 "cloudwatch:ListTagsForResource",
@@ -354,7 +451,6 @@ def deploy_permissions(
                 "sns:SetTopicAttributes",
                 "sns:Subscribe",
                 "sns:Unsubscribe",
-                "sns:GetSubscriptionAttributes",
                 "sns:TagResource",
                 "sns:UntagResource",
                 "sns:ListTagsForResource",
@@ -366,13 +462,23 @@ def deploy_permissions(
                 "xray:ListTagsForResource",
             ],
             "Resource": [
-                f"{arn}:logs:{r}:log-group:/ecs/{prefix}*",
+                *named(f"{arn}:logs:{r}:log-group:/ecs/"),
+                *named(f"{arn}:logs:{r}:log-group:/ecs/", ":*"),
                 f"{arn}:logs:{r}:log-group:/deplight/{prefix}/*",
                 f"{arn}:cloudwatch:{r}:alarm:{prefix}-*",
+                # The alarms target tracking creates for this stack's service.
+                f"{arn}:cloudwatch:{r}:alarm:TargetTracking-service/{prefix}/*",
                 f"{arn}:cloudwatch::{account}:dashboard/{prefix}",
                 f"{arn}:sns:{r}:{prefix}-*",
-                f"{arn}:xray:{r}:sampling-rule/{prefix}*",
+                *named(f"{arn}:xray:{r}:sampling-rule/"),
             ],
+        },
+        {
+            # Subscriptions are addressed by their topic's ARN plus an id.
+            "Sid": "ThisStacksSubscriptions",
+            "Effect": "Allow",
+            "Action": ["sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes"],
+            "Resource": f"{arn}:sns:{r}:{prefix}-*:*",
         },
         {
             "Sid": "ThisStacksAuditTable",
@@ -398,6 +504,21 @@ def deploy_permissions(
                 f"{arn}:dynamodb:{r}:table/{prefix}-*/index/*",
             ],
         },
+        {
+            # Nobody in CI removes or rewrites a boundary, or the stack's managed policies (the
+            # boundary and the CI roles' own policies).
+            "Sid": "NeverTheBoundaryOrTheStacksPolicies",
+            "Effect": "Deny",
+            "Action": [
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:CreatePolicy",
+                "iam:CreatePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+                "iam:DeletePolicyVersion",
+                "iam:DeletePolicy",
+            ],
+            "Resource": "*",
+        },
     ]
     if own_role_arns:
         # The CI roles must not rewrite their own trust or permissions: those change only
@@ -414,6 +535,11 @@ def deploy_permissions(
                     "iam:UpdateAssumeRolePolicy",
                     "iam:DeleteRole",
                     "iam:UpdateRole",
+                    "iam:PutRolePermissionsBoundary",
+                    "iam:DeleteRolePermissionsBoundary",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                    "iam:PassRole",
                 ],
                 "Resource": list(own_role_arns),
             }
@@ -438,10 +564,36 @@ def deploy_permissions(
     return {"Version": "2012-10-17", "Statement": st}
 
 
+MANAGED_POLICY_LIMIT = 6144
+"""IAM's size limit of a customer-managed policy document, in characters without whitespace."""
+
+
+def policy_size(doc: Mapping[str, Any]) -> int:
+    """A document's size as IAM counts it (whitespace excluded)."""
+    return len(re.sub(r"\s", "", json.dumps(doc, separators=(",", ":"))))
+
+
+def split_policy(doc: Mapping[str, Any], limit: int = MANAGED_POLICY_LIMIT) -> list[dict[str, Any]]:
+    """Splits a document into as few documents of at most ``limit`` characters as first-fit
+    packing gives, keeping statement order within each (pure: the count is known at preview).
+    A Deny statement holds in whichever policy of the role it sits."""
+    parts: list[list[Mapping[str, Any]]] = []
+    for statement in doc["Statement"]:
+        if policy_size({"Version": "2012-10-17", "Statement": [statement]}) > limit:
+            raise ValueError(f"statement {statement.get('Sid')} alone exceeds {limit} characters")
+        for part in parts:
+            if policy_size({"Version": "2012-10-17", "Statement": [*part, statement]}) <= limit:
+                part.append(statement)
+                break
+        else:
+            parts.append([statement])
+    return [{"Version": "2012-10-17", "Statement": list(p)} for p in parts]
+
+
 def preview_permissions(
     *, partition: str = "aws", state_bucket: str | None = None
 ) -> dict[str, Any]:
-    """Read-only: what ``pulumi preview`` (refresh-free) and the policy check read. No secret
+    """Read-only: what ``pulumi preview --refresh`` and the policy check read. No secret
     values (no ``secretsmanager:GetSecretValue``, no ``ssm:GetParameter``), no writes except the
     state lock."""
     arn = f"arn:{partition}"
@@ -480,10 +632,14 @@ def preview_permissions(
                 "codedeploy:GetDeploymentConfig",
                 "codedeploy:ListTagsForResource",
                 "application-autoscaling:Describe*",
+                "application-autoscaling:ListTagsForResource",
                 "iam:GetRole",
                 "iam:GetRolePolicy",
                 "iam:ListRolePolicies",
                 "iam:ListAttachedRolePolicies",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+                "iam:ListPolicyVersions",
                 "iam:GetOpenIDConnectProvider",
             ],
             "Resource": "*",
@@ -519,13 +675,24 @@ class GithubOidcArgs:
     stack: str
     """Stack name (the GitHub environment by default)."""
     github: GithubSettings
-    """Repository, allowed subjects, existing provider, session length, state bucket."""
+    """Repository, OIDC provider choice, session length, state bucket."""
+    subjects: Sequence[str]
+    """Every ``sub`` suffix the deploy role trusts (``Settings.deploy_subjects``)."""
     region: str
     """Region of the stack's resources."""
+    pass_to_services: Sequence[str] = (ECS_TASKS,)
+    """Services the stack passes its roles to (:func:`components.iam.passed_services`)."""
+    attachable_policies: Sequence[str] = ()
+    """AWS-managed policies the stack attaches (:func:`components.iam.attached_policies`)."""
 
 
 class GithubOidc(pulumi.ComponentResource):
-    """GitHub's OIDC provider (or the account's existing one), the deploy role, the preview role."""
+    """GitHub's OIDC provider (or the account's existing one), the deploy role, the preview role.
+
+    The CI roles are the only roles of the stack without the permissions boundary: they are
+    created by an administrator, and the deploy role may touch only roles that carry the
+    boundary, so it can never change them (an explicit deny says so again).
+    """
 
     provider_arn: pulumi.Output[str]
     """IAM OIDC provider for token.actions.githubusercontent.com."""
@@ -540,23 +707,24 @@ class GithubOidc(pulumi.ComponentResource):
         super().__init__("deplight:iam:GithubOidc", name, None, opts)
         gh = args.github
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"deplight:stack": pulumi.get_stack()}
+        tags = stack_tags(args.prefix)
         account = aws.get_caller_identity().account_id
         partition = aws.get_partition().partition
 
-        if gh.oidc_provider_arn:
-            # An account holds one provider per URL; dev and prod usually share it.
-            self.provider_arn = pulumi.Output.from_input(gh.oidc_provider_arn)
-        else:
+        if gh.creates_oidc_provider:
             provider = aws.iam.OpenIdConnectProvider(
                 f"{name}-github-oidc",
                 url=GITHUB_OIDC_URL,
                 client_id_lists=[AUDIENCE],
                 # No thumbprints: AWS validates GitHub's certificate with its own trusted CAs.
                 tags=tags,
-                opts=child,
+                # The account's only provider: the other stacks' roles trust it, so destroying
+                # this stack must not take it away (delete it by hand with the last stack).
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
             self.provider_arn = provider.arn
+        else:
+            self.provider_arn = pulumi.Output.from_input(gh.oidc_provider)
 
         deploy_name = f"{args.prefix}-github-deploy"
         preview_name = f"{args.prefix}-github-preview"
@@ -564,32 +732,44 @@ class GithubOidc(pulumi.ComponentResource):
         if gh.preview_role:
             own.append(f"arn:{partition}:iam::{account}:role/{preview_name}")
 
+        subjects = list(args.subjects)
         deploy = aws.iam.Role(
             f"{name}-github-deploy",
             name=deploy_name,
             description=f"GitHub Actions deploys of {args.stack} from {gh.repository}",
             assume_role_policy=self.provider_arn.apply(
-                lambda p: pulumi.Output.json_dumps(trust_policy(p, gh.repository, gh.subjects))
+                lambda p: json.dumps(trust_policy(p, gh.repository, subjects))
             ),
             max_session_duration=gh.session_duration_seconds,
-            inline_policies=[
-                aws.iam.RoleInlinePolicyArgs(
-                    name="deploy",
-                    policy=pulumi.Output.json_dumps(
-                        deploy_permissions(
-                            prefix=args.prefix,
-                            region=args.region,
-                            account=account,
-                            partition=partition,
-                            state_bucket=gh.state_bucket,
-                            own_role_arns=own,
-                        )
-                    ),
-                )
-            ],  # fmt: skip
             tags=tags,
             opts=child,
         )
+        # More than one inline policy can hold (10,240 characters per role): managed policies of
+        # at most 6,144 characters each, attached to the role.
+        documents = split_policy(
+            deploy_permissions(
+                prefix=args.prefix, region=args.region, account=account, partition=partition,
+                state_bucket=gh.state_bucket, own_role_arns=own,
+                boundary_arn=boundary_arn(args.prefix, account, partition),
+                pass_to_services=args.pass_to_services,
+                attachable_policies=args.attachable_policies,
+            )
+        )  # fmt: skip
+        for i, document in enumerate(documents, start=1):
+            policy = aws.iam.Policy(
+                f"{name}-github-deploy-{i}",
+                name=f"{deploy_name}-{i}",
+                description=f"GitHub Actions deploys of {args.stack}, part {i}/{len(documents)}",
+                policy=json.dumps(document),
+                tags=tags,
+                opts=child,
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{name}-github-deploy-{i}-attachment",
+                role=deploy.name,
+                policy_arn=policy.arn,
+                opts=child,
+            )
         self.deploy_role_arn = deploy.arn
         self.preview_role_arn = None
         if gh.preview_role:
@@ -598,15 +778,13 @@ class GithubOidc(pulumi.ComponentResource):
                 name=preview_name,
                 description=f"Read-only PR previews of {args.stack} from {gh.repository}",
                 assume_role_policy=self.provider_arn.apply(
-                    lambda p: pulumi.Output.json_dumps(
-                        trust_policy(p, gh.repository, [PULL_REQUEST_SUBJECT])
-                    )
+                    lambda p: json.dumps(trust_policy(p, gh.repository, [PULL_REQUEST_SUBJECT]))
                 ),
                 max_session_duration=3600,
                 inline_policies=[
                     aws.iam.RoleInlinePolicyArgs(
                         name="preview",
-                        policy=pulumi.Output.json_dumps(
+                        policy=json.dumps(
                             preview_permissions(partition=partition, state_bucket=gh.state_bucket)
                         ),
                     )

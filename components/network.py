@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import service_trust_policy
+from components.iam import service_trust_policy, stack_tags
 from components.settings import NatStrategy, NetworkSettings
 
 ANYWHERE_V4 = "0.0.0.0/0"
@@ -58,6 +58,8 @@ class NetworkArgs:
     """Who may reach the test listener; empty means nobody from outside."""
     availability_zones: Sequence[str] | None = None
     """AZ names to use; looked up from the region when not given."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """The stack's permissions boundary (``PermissionsBoundary.arn``): every role here carries it."""
 
 
 class Network(pulumi.ComponentResource):
@@ -81,7 +83,7 @@ class Network(pulumi.ComponentResource):
         self.tasks_need_public_ip: bool = s.nat is NatStrategy.NONE
         """True when there is no NAT: tasks then run in public subnets with a public IP."""
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"deplight:stack": pulumi.get_stack(), "Name": args.prefix}
+        tags = {**stack_tags(args.prefix), "Name": args.prefix}
 
         azs = list(args.availability_zones or [])
         if not azs:
@@ -211,6 +213,7 @@ class Network(pulumi.ComponentResource):
                     from_port=port,
                     to_port=port,
                     **{cidr_key: cidr},
+                    tags=stack_tags(args.prefix),
                     opts=child,
                 )
         for i, cidr in enumerate(args.test_cidrs):
@@ -223,6 +226,7 @@ class Network(pulumi.ComponentResource):
                 from_port=args.test_port,
                 to_port=args.test_port,
                 **({"cidr_ipv6": cidr} if v6 else {"cidr_ipv4": cidr}),
+                tags=stack_tags(args.prefix),
                 opts=child,
             )
         aws.vpc.SecurityGroupEgressRule(
@@ -233,6 +237,7 @@ class Network(pulumi.ComponentResource):
             from_port=args.container_port,
             to_port=args.container_port,
             referenced_security_group_id=task_sg.id,
+            tags=stack_tags(args.prefix),
             opts=child,
         )
         aws.vpc.SecurityGroupIngressRule(
@@ -243,6 +248,7 @@ class Network(pulumi.ComponentResource):
             from_port=args.container_port,
             to_port=args.container_port,
             referenced_security_group_id=alb_sg.id,
+            tags=stack_tags(args.prefix),
             opts=child,
         )
         # Tasks pull images from ECR, write logs, read secrets and call whatever the app needs;
@@ -253,6 +259,7 @@ class Network(pulumi.ComponentResource):
             description="all egress (ECR, CloudWatch, SSM and the app's dependencies)",
             ip_protocol="-1",
             cidr_ipv4=ANYWHERE_V4,
+            tags=stack_tags(args.prefix),
             opts=child,
         )
 
@@ -267,6 +274,7 @@ class Network(pulumi.ComponentResource):
             role = aws.iam.Role(
                 f"{name}-flow-logs-role",
                 assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com"),
+                permissions_boundary=args.permissions_boundary,
                 tags=tags,
                 opts=child,
             )

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import outputs as keys
+from components.iam import stack_tags
 from components.settings import ObservabilitySettings
 
 PERIOD_SECONDS = 60
@@ -67,7 +68,7 @@ class ServiceLogs(pulumi.ComponentResource):
             name=log_group_name(args.prefix),
             retention_in_days=args.observability.log_retention_days,
             kms_key_id=args.observability.log_kms_key_arn,
-            tags={"deplight:stack": pulumi.get_stack()},
+            tags=stack_tags(args.prefix),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.log_group_name = group.name
@@ -251,7 +252,7 @@ class Observability(pulumi.ComponentResource):
         super().__init__("deplight:observability:Observability", name, None, opts)
         s = args.observability
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"deplight:stack": pulumi.get_stack()}
+        tags = stack_tags(args.prefix)
 
         if s.alert_sns_topic_arn:
             topic_arn: pulumi.Output[str] = pulumi.Output.from_input(s.alert_sns_topic_arn)

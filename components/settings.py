@@ -18,7 +18,7 @@ import ipaddress
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -54,6 +54,10 @@ SNS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$"
 OIDC_PROVIDER_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
 )
+OIDC_PROVIDER_CREATE = "create"
+"""``github.oidc_provider: create``: this stack creates the account's one GitHub OIDC provider."""
+OIDC_PROVIDER_RE = re.compile(rf"^({OIDC_PROVIDER_CREATE}|{OIDC_PROVIDER_ARN_RE.pattern[1:-1]})$")
+ROLLBACK_ENVIRONMENT_SUFFIX = "-rollback"
 DIGEST_IMAGE_RE = re.compile(
     r"^[a-z0-9][a-z0-9./_-]*(:[0-9]+)?/?[a-z0-9./_-]*@sha256:[0-9a-f]{64}$"
 )
@@ -259,19 +263,32 @@ class ObservabilitySettings:
 class GithubSettings:
     """Keyless CI access from GitHub Actions."""
 
-    repository: str = "example-org/example-service"
-    """``owner/name`` of the repository whose workflows deploy this stack."""
+    repository: str
+    """``owner/name`` of the repository whose workflows deploy this stack. Required: there is no
+    default, a stack must say whose workflows it trusts."""
+    oidc_provider: str
+    """``create`` (this stack creates the account's GitHub OIDC provider) or the ARN of the
+    existing one. Required: an account holds one provider per URL, so exactly one stack of an
+    account creates it and the others reference its ARN."""
     subjects: tuple[str, ...] = ()
-    """OIDC ``sub`` suffixes allowed to assume the deploy role (``environment:prod``,
-    ``ref:refs/heads/main``, ``ref:refs/tags/v*``); defaults to ``environment:<stack>``."""
-    oidc_provider_arn: str | None = None
-    """Existing GitHub OIDC provider (an account holds only one per URL)."""
+    """OIDC ``sub`` suffixes allowed to assume the deploy role. Production tier: only
+    ``environment:<name>`` (the environment's reviewers are the gate); development tier may add
+    ``ref:refs/heads/...``/``ref:refs/tags/...``. Never ``pull_request``. Defaults to
+    ``environment:<stack>``."""
+    auto_rollback: bool = True
+    """Trust ``environment:<stack>-rollback`` too: the environment (default branch only, no
+    reviewers) that only the ``workflow_run``-triggered auto-rollback workflow uses."""
     session_duration_seconds: int = 3600
     """Max session of the deploy role (3600-43200)."""
     preview_role: bool = True
     """Create the read-only role that PR previews assume."""
     state_bucket: str | None = None
     """S3 bucket of the Pulumi state backend the deploy role may use (optional)."""
+
+    @property
+    def creates_oidc_provider(self) -> bool:
+        """True when this stack creates the account's provider (``oidc_provider: create``)."""
+        return self.oidc_provider == OIDC_PROVIDER_CREATE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -295,7 +312,7 @@ class Settings:
     deploy: DeploySettings = field(default_factory=DeploySettings)
     ingress: IngressSettings = field(default_factory=IngressSettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
-    github: GithubSettings = field(default_factory=GithubSettings)
+    github: GithubSettings
 
     @property
     def prefix(self) -> str:
@@ -306,6 +323,19 @@ class Settings:
     def bootstrap(self) -> bool:
         """No image has been released yet: the first ``up`` creates everything but the service."""
         return self.image_tag is None
+
+    @property
+    def rollback_environment(self) -> str | None:
+        """The GitHub environment of automatic rollback, ``<stack>-rollback`` (``None`` when
+        ``github.auto_rollback`` is off). ``auto-rollback.yml`` derives the same name."""
+        return f"{self.stack}{ROLLBACK_ENVIRONMENT_SUFFIX}" if self.github.auto_rollback else None
+
+    @property
+    def deploy_subjects(self) -> tuple[str, ...]:
+        """Every OIDC subject the deploy role trusts: ``github.subjects`` plus the rollback
+        environment."""
+        extra = (f"environment:{self.rollback_environment}",) if self.rollback_environment else ()
+        return self.github.subjects + tuple(s for s in extra if s not in self.github.subjects)
 
 
 # Per-tier defaults: the values a stack file does not set.
@@ -379,6 +409,11 @@ class _Reader:
 
     def error(self, name: str, expected: str, found: Any) -> None:
         self.errors.append(f"{self.key(name)}: expected {expected}, found {found!r}")
+
+    def error_hidden(self, name: str, expected: str, found: str) -> None:
+        """Like :meth:`error` for a value that may be a secret: describes it, never shows it."""
+        self.errors.append(f"{self.key(name)}: expected {expected}, found {found} "
+                           "(the value is not shown: it may be a secret)")  # fmt: skip
 
     def _get(self, name: str) -> tuple[bool, Any]:
         if name in self.raw:
@@ -465,7 +500,9 @@ class _Reader:
         self.values[name] = tuple(v)
 
     def str_map(self, name: str, key_re: re.Pattern[str], value_check: Callable[[str], bool],
-                value_expected: str) -> None:  # fmt: skip
+                value_expected: str, value_found: str) -> None:  # fmt: skip
+        """An object of NAME: value. Values are never echoed in errors: an environment value or
+        a "secret ARN" that is really the secret itself must not end up in CI logs."""
         present, v = self._get(name)
         if not present:
             return
@@ -480,7 +517,9 @@ class _Reader:
                 )
                 ok = False
             elif not isinstance(val, str) or not value_check(val):
-                self.error(f"{name}.{k}", value_expected, val)
+                kind = type(val).__name__
+                self.error_hidden(f"{name}.{k}", value_expected,
+                                  value_found if isinstance(val, str) else f"a {kind}")  # fmt: skip
                 ok = False
         if ok:
             self.values[name] = dict(v)
@@ -509,6 +548,11 @@ def _public_or_private_cidr(value: str) -> str | None:
 
 
 def _subject(value: str) -> str | None:
+    if value == "pull_request":
+        return (
+            "subjects that run reviewed code: pull_request runs the pull request's own, "
+            "unreviewed code (only the read-only preview role trusts it)"
+        )
     if value.strip() in ("*", "") or not SUBJECT_RE.fullmatch(value) or value.endswith(":*"):
         return (
             "OIDC subjects such as environment:prod, ref:refs/heads/main, ref:refs/tags/v* "
@@ -527,10 +571,21 @@ def _port(value: int) -> str | None:
     return None if 1 <= value <= 65535 else "a port in 1-65535"
 
 
-def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None) -> Settings:
+def parse_settings(
+    stack: str,
+    raw: Mapping[str, Any],
+    region: str | None = None,
+    secret_keys: Collection[str] = (),
+) -> Settings:
     """Builds :class:`Settings` from the ``deplight:`` keys (namespace stripped), or raises
-    :class:`SettingsError` listing every problem."""
+    :class:`SettingsError` listing every problem.
+
+    ``secret_keys`` are the keys (namespace stripped) the stack set with ``--secret``: each is
+    refused, without its value, because settings become plain resource inputs.
+    """
     errors: list[str] = []
+    # A secret key is refused below and otherwise ignored, so no other check can echo its value.
+    raw = {k: v for k, v in raw.items() if k not in secret_keys}
     for k in raw:
         if k not in TOP_LEVEL_KEYS:
             errors.append(
@@ -592,9 +647,10 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
         sv.int_(name, lo=0 if name != "max_count" else 1, hi=1000)
     sv.int_("cpu_target_percent", lo=10, hi=95)
     sv.int_("requests_per_target", lo=1, hi=1_000_000)
-    sv.str_map("environment", ENV_VAR_RE, lambda _: True, "a string")
+    sv.str_map("environment", ENV_VAR_RE, lambda _: True, "a string", "another type")
     sv.str_map("secrets", ENV_VAR_RE, lambda a: bool(SECRET_ARN_RE.fullmatch(a)),
-               "an SSM parameter or Secrets Manager secret ARN")  # fmt: skip
+               "an SSM parameter or Secrets Manager secret ARN",
+               "a string that is not such an ARN")  # fmt: skip
     sv.bool_("xray")
     sv.str_(
         "xray_daemon_image",
@@ -702,16 +758,45 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     ob.bool_("audit_deletion_protection")
 
     gh = _Reader(errors, "github", raw.get("github"), {}, GithubSettings)
+    for required, what in (
+        ("repository", "owner/name of the GitHub repository whose workflows deploy this stack"),
+        ("oidc_provider", f"{OIDC_PROVIDER_CREATE!r} (this stack creates the account's GitHub "
+                          "OIDC provider) or the ARN of the existing one"),
+    ):  # fmt: skip
+        if required not in gh.raw:
+            gh.error(required, f"{what} (required, there is no default)", None)
     gh.str_("repository", REPOSITORY_RE, "owner/name of a GitHub repository (no wildcards)")
     gh.str_list("subjects", _subject)
     if "subjects" in gh.raw and gh.values.get("subjects") == ():
         gh.error("subjects", "at least one allowed subject", [])
-    gh.str_("oidc_provider_arn", OIDC_PROVIDER_ARN_RE,
-            "an IAM OIDC provider ARN for token.actions.githubusercontent.com",
-            optional=True)  # fmt: skip
+    if tier is Tier.PRODUCTION:
+        gated = [x for x in gh.values.get("subjects", ()) if not x.startswith("environment:")]
+        if gated:
+            gh.error(
+                "subjects",
+                "only environment:<name> subjects in a production-tier stack (the GitHub "
+                "environment's required reviewers are the gate; a branch or tag subject lets "
+                "any job on that ref assume the deploy role without them)",
+                gated[0],
+            )
+    gh.str_("oidc_provider", OIDC_PROVIDER_RE,
+            f"{OIDC_PROVIDER_CREATE!r} or an IAM OIDC provider ARN for "
+            "token.actions.githubusercontent.com")  # fmt: skip
+    gh.bool_("auto_rollback")
     gh.int_("session_duration_seconds", lo=3600, hi=43200)
     gh.bool_("preview_role")
     gh.str_("state_bucket", S3_BUCKET_RE, "an S3 bucket name", optional=True)
+
+    for key in sorted(secret_keys):
+        # A secret config value would land in plain resource inputs (a task definition's
+        # environment, a tag) and so in plain state: refuse it, and never echo it.
+        errors.append(
+            f"{NAMESPACE}:{key}: expected plain configuration, found a secret (set with "
+            "--secret; its value is not shown). Deplight settings end up in resource inputs and "
+            "state, so a secret here would not stay secret: store it in Secrets Manager or SSM "
+            f"Parameter Store and give its ARN in {NAMESPACE}:service.secrets "
+            "(NAME: arn:aws:secretsmanager:... or arn:aws:ssm:...), which the task reads at start"
+        )
 
     if errors:
         raise SettingsError(errors)
@@ -729,7 +814,7 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
         deploy=DeploySettings(**dp.values),
         ingress=IngressSettings(**ig.values),
         observability=ObservabilitySettings(**ob.values),
-        github=GithubSettings(**gh.values),
+        github=GithubSettings(**gh.values),  # repository and oidc_provider checked above
     )
 
 
@@ -763,9 +848,23 @@ def raw_from_pulumi_config() -> dict[str, Any]:
     return raw
 
 
+def secret_keys_from_pulumi_config() -> set[str]:
+    """The ``deplight:`` keys (namespace stripped) the engine marks as secret (``--secret``)."""
+    from pulumi.runtime import config as rc
+
+    merged: dict[str, Any] = {**rc.get_config_env(), **rc.CONFIG.get()}
+    marked = set(rc.get_config_secret_keys_env())
+    return {
+        key.partition(":")[2]
+        for key in merged
+        if key.startswith(f"{NAMESPACE}:") and (rc.is_config_secret(key) or key in marked)
+    }
+
+
 def load_settings() -> Settings:
     """Reads the current stack's config (inside a Pulumi program) into :class:`Settings`."""
     import pulumi
 
     region = pulumi.Config("aws").get("region")
-    return parse_settings(pulumi.get_stack(), raw_from_pulumi_config(), region=region)
+    return parse_settings(pulumi.get_stack(), raw_from_pulumi_config(), region=region,
+                          secret_keys=secret_keys_from_pulumi_config())  # fmt: skip

@@ -11,7 +11,7 @@ import json
 import logging
 import runpy
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,7 +135,8 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
     """The config a ``pulumi up`` of ``stack`` would see: project defaults, then the stack file.
 
     Returns full keys (``deplight:service``, ``aws:region``) with YAML values. Secure values
-    (``secure: v1:...``) cannot be decrypted offline and stay as the string ``[secret]``.
+    (``secure: v1:...``, also nested ones set with ``--path``) cannot be decrypted offline and
+    read as :data:`SECRET`; :func:`secret_keys` names the keys that hold one.
     """
     project_file = project_dir / "Pulumi.yaml"
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
@@ -166,16 +167,42 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
                     value = value["default"]
                 else:
                     continue  # a schema declaration without a default
-            if isinstance(value, dict) and set(value) == {"secure"}:
-                value = "[secret]"
-            config[full] = value
+            config[full] = _hide_secure(value)
     return config
+
+
+SECRET = "[secret]"
+"""What a secure value (``secure: v1:...``) reads as offline: it cannot be decrypted here."""
+
+
+def _hide_secure(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET
+        return {k: _hide_secure(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hide_secure(v) for v in value]
+    return value
+
+
+def _contains_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_secret(v) for v in value)
+    return value == SECRET
+
+
+def secret_keys(config: Mapping[str, Any]) -> list[str]:
+    """Full keys whose value is, or contains, a secret (``pulumi config set --secret``)."""
+    return sorted(k for k, v in config.items() if _contains_secret(v))
 
 
 def settings_for(stack: str, config: Mapping[str, Any]) -> Settings:
     """Validates ``config`` (full keys) as the program would; raises ``SettingsError``."""
     raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
-    return parse_settings(stack, raw, region=config.get("aws:region"))
+    secret = [k.split(":", 1)[1] for k in secret_keys(config) if k.startswith(f"{NAMESPACE}:")]
+    return parse_settings(stack, raw, region=config.get("aws:region"), secret_keys=secret)
 
 
 def run_program(
@@ -184,11 +211,14 @@ def run_program(
     *,
     project_dir: Path = PROJECT_DIR,
     preview: bool = False,
+    secret: Sequence[str] = (),
 ) -> ProgramRun:
     """Runs ``__main__.py`` for ``stack`` under mocks and returns what it registered.
 
     ``config`` defaults to the committed stack file. Settings are validated first, so invalid
-    settings raise ``SettingsError`` before a single resource exists.
+    settings raise ``SettingsError`` before a single resource exists. ``secret`` names more full
+    keys the engine marks as secret (as ``pulumi config set --secret`` does), besides those
+    holding :data:`SECRET`.
     """
     project_dir = Path(project_dir).resolve()
     if config is None:
@@ -198,7 +228,8 @@ def run_program(
     mocks = RealisticMocks(region=settings.region or DEFAULT_REGION)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
+        sorted({*secret_keys(config), *secret}),
     )
     pulumi_settings.ROOT.set(None)
     collector = _Collect()

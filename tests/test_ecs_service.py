@@ -65,7 +65,8 @@ def test_container_definitions_with_xray_sidecar_and_secrets() -> None:
     s = parse_settings(
         "prod",
         {"service": {"xray": True, "xray_daemon_image": XRAY_IMAGE,
-                     "secrets": {"DB": "arn:aws:ssm:us-east-1:123456789012:parameter/db"}}},
+                     "secrets": {"DB": "arn:aws:ssm:us-east-1:123456789012:parameter/db"}},
+         "github": {"repository": "example-org/example-service", "oidc_provider": "create"}},
     )  # fmt: skip
     defs = container_definitions(settings=s.service, image=f"{REPO}:abcdef0", log_group="/ecs/x",
                                  region="us-east-1", tracing_name="web-prod")  # fmt: skip

@@ -173,3 +173,29 @@ def test_check_cli_passes_committed_stacks_with_json() -> None:
     doc = json.loads(result.stdout)
     assert doc["passed"] and doc["mandatory"] == 0 and doc["advisory"] >= 1
     assert all(v["level"] == "advisory" for v in doc["violations"])
+
+
+def test_a_production_deploy_role_trusting_a_branch_is_a_mandatory_violation() -> None:
+    run = program_run("prod")
+    prefix = run.settings.prefix
+
+    def trust_main(p: dict[str, Any]) -> dict[str, Any]:
+        doc = json.loads(p["assumeRolePolicy"])
+        sub = "token.actions.githubusercontent.com:sub"
+        doc["Statement"][0]["Condition"]["StringEquals"][sub] = [
+            "repo:example-org/example-service:environment:prod",
+            "repo:example-org/example-service:ref:refs/heads/main",
+        ]
+        p["assumeRolePolicy"] = json.dumps(doc)
+        return p
+
+    config, _ = load_policy_config("prod")
+    before = [v for v in evaluate_in_process(run, config) if v.policy == "iam-github-production-gate"]
+    assert before == []
+    resources = [dataclasses.replace(r, inputs=trust_main(json.loads(json.dumps(dict(r.inputs)))),
+                                     outputs={**r.outputs, **trust_main(json.loads(json.dumps(
+                                         dict(r.inputs))))})
+                 if r.name == f"{prefix}-github-deploy" else r for r in run.resources]  # fmt: skip
+    found = evaluate_in_process(dataclasses.replace(run, resources=resources), config)
+    gate = [v for v in found if v.policy == "iam-github-production-gate"]
+    assert gate and all(v.level == "mandatory" for v in gate), gate

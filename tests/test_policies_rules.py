@@ -354,3 +354,54 @@ def test_audit_table_and_internet_only_on_alb() -> None:
                                         "fromPort": 443.0, "toPort": 443.0, "cidrIpv4": "0.0.0.0/0"})  # fmt: skip
     ((_, msg),) = stack.check_internet_only_on_alb([alb_sg, rule, lb, other], {})
     assert "sg-task" in msg
+
+
+def gh_role(name: str, *subs: str, inline: dict[str, Any] | None = None) -> Any:
+    from policies.rules.stack import Res
+
+    props = {**trust({"StringEquals": {**AUD, SUB: list(subs)}}), "name": name}
+    if inline is not None:
+        props["inlinePolicies"] = [{"name": "p", "policy": json.dumps(inline)}]
+    return Res("aws:iam/role:Role", name, props)
+
+
+WRITE = {"Statement": [{"Effect": "Allow", "Action": "ecs:UpdateService", "Resource": "*"}]}
+READ = {"Statement": [
+    {"Effect": "Allow", "Action": ["ec2:Describe*", "iam:GetRole"], "Resource": "*"},
+    {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": "arn:aws:s3:::b/.pulumi/locks/*"},
+]}  # fmt: skip
+
+
+def test_production_gate() -> None:
+    from policies.rules.stack import Res
+
+    check = iam.check_production_gate
+    env = "repo:o/r:environment:prod"
+    assert check([gh_role("deploy", env, "repo:o/r:environment:prod-rollback", inline=WRITE)],
+                 {}) == []  # fmt: skip
+    assert check([gh_role("preview", "repo:o/r:pull_request", inline=READ)], {}) == []
+    for sub in ("repo:o/r:ref:refs/heads/main", "repo:o/r:ref:refs/tags/v*",
+                "repo:o/r:environment:prod*"):  # fmt: skip
+        (found,) = check([gh_role("deploy", env, sub, inline=WRITE)], {})
+        assert "without the environment's required reviewers" in found[1], found
+        assert check([gh_role("deploy", env, sub, inline=WRITE)], {"environmentsOnly": False}) == []
+    # pull requests never reach a role that can write, in any tier
+    (found,) = check([gh_role("deploy", "repo:o/r:pull_request", inline=WRITE)],
+                     {"environmentsOnly": False})  # fmt: skip
+    assert "unreviewed code" in found[1]
+    # writes through an attached policy, a managed policy of the stack or AWS's, count too
+    role = gh_role("deploy", "repo:o/r:ref:refs/heads/main")
+    policy = Res("aws:iam/policy:Policy", "p", {"arn": "arn:aws:iam::1:policy/p",
+                                                 "policy": json.dumps(WRITE)})  # fmt: skip
+    attach = Res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
+                 {"role": "deploy", "policyArn": "arn:aws:iam::1:policy/p"})  # fmt: skip
+    assert len(check([role, policy, attach], {})) == 1
+    aws_admin = Res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
+                    {"role": "deploy", "policyArn": "arn:aws:iam::aws:policy/PowerUserAccess"})  # fmt: skip
+    assert len(check([role, aws_admin], {})) == 1
+    aws_read = Res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
+                   {"role": "deploy", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})  # fmt: skip
+    assert check([role, aws_read], {}) == []
+    inline = Res("aws:iam/rolePolicy:RolePolicy", "i", {"role": "deploy",
+                                                        "policy": json.dumps(WRITE)})  # fmt: skip
+    assert len(check([role, inline], {})) == 1

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from components import settings as settings_module
 from components.settings import (
     FARGATE_SIZES,
     NatStrategy,
@@ -15,11 +16,20 @@ from components.settings import (
     Strategy,
     Tier,
     TrafficShift,
-    parse_settings,
 )
 from deplight.harness import read_stack_config, settings_for
 
 XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon@sha256:" + "ab" * 32
+PROVIDER_ARN = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+GITHUB = {"repository": "example-org/example-service", "oidc_provider": "create"}
+"""The two github keys every stack must set; the tests below add them unless they test them."""
+
+
+def parse_settings(stack: str, raw: dict[str, Any], **kwargs: Any) -> Any:
+    gh = raw.get("github")
+    if isinstance(gh, dict) or gh is None:
+        raw = {**raw, "github": {**GITHUB, **(gh or {})}}
+    return settings_module.parse_settings(stack, raw, **kwargs)
 
 
 def errors_of(raw: dict[str, Any], stack: str = "dev") -> list[str]:
@@ -164,8 +174,16 @@ def test_release_kind() -> None:
         ({"github": {"repository": "*/repo"}}, "deplight:github.repository", "no wildcards"),
         ({"github": {"subjects": ["*"]}}, "deplight:github.subjects", "no bare *"),
         ({"github": {"subjects": []}}, "deplight:github.subjects", "at least one"),
-        ({"github": {"oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/example.com"}},
-         "deplight:github.oidc_provider_arn", "token.actions.githubusercontent.com"),
+        ({"github": {"oidc_provider": "arn:aws:iam::123456789012:oidc-provider/example.com"}},
+         "deplight:github.oidc_provider", "token.actions.githubusercontent.com"),
+        ({"github": {"subjects": ["pull_request"]}}, "deplight:github.subjects",
+         "unreviewed code"),
+        ({"tier": "production", "github": {"subjects": ["environment:prod", "ref:refs/heads/main"]}},
+         "deplight:github.subjects", "only environment:<name> subjects in a production-tier"),
+        ({"tier": "production", "github": {"subjects": ["ref:refs/tags/v*"]}},
+         "deplight:github.subjects", "required reviewers are the gate"),
+        ({"github": {"auto_rollback": "sometimes"}}, "deplight:github.auto_rollback",
+         "true or false"),
         ({"servce": {}}, "deplight:servce", "unknown key"),
         ({"service": {"cpus": 256}}, "deplight:service.cpus", "unknown key"),
         ({"network": "big"}, "deplight:network", "object"),
@@ -193,7 +211,8 @@ def test_good_values_of_each_rule_pass() -> None:
             },
             "network": {"cidr": "192.168.0.0/24", "az_count": 3},
             "ingress": {"test_cidrs": ["203.0.113.0/24", "2001:db8::/32"], "test_port": 9000},
-            "github": {"subjects": ["ref:refs/tags/v*", "environment:prod"]},
+            "github": {"subjects": ["environment:prod", "environment:prod-hotfix"],
+                       "oidc_provider": PROVIDER_ARN},
         },
     )  # fmt: skip
     assert s.network.subnet_prefix == 27
@@ -239,3 +258,58 @@ def test_committed_prod_differs_from_dev_only_as_data() -> None:
     assert dev.tier is Tier.DEVELOPMENT and prod.tier is Tier.PRODUCTION
     assert prod.ingress.certificate_arn and not dev.ingress.certificate_arn
     assert prod.service.min_count >= 2 and prod.network.az_count >= 2
+
+
+def test_repository_and_oidc_provider_have_no_default() -> None:
+    found = []
+    for raw in ({}, {"github": {}}):
+        with pytest.raises(SettingsError) as info:
+            settings_module.parse_settings("dev", raw)
+        found.append(info.value.errors)
+    for errors in found:
+        assert any(e.startswith("deplight:github.repository:") and "no default" in e
+                   for e in errors), errors  # fmt: skip
+        assert any(e.startswith("deplight:github.oidc_provider:") and "'create'" in e
+                   for e in errors), errors  # fmt: skip
+
+
+def test_refs_are_allowed_outside_production_and_the_rollback_environment_is_added() -> None:
+    dev = parse_settings("dev", {"tier": "development", "github": {
+        "subjects": ["environment:dev", "ref:refs/heads/main", "ref:refs/tags/v*"]}})  # fmt: skip
+    assert dev.deploy_subjects == ("environment:dev", "ref:refs/heads/main", "ref:refs/tags/v*",
+                                   "environment:dev-rollback")  # fmt: skip
+    prod = parse_settings("prod", {"github": {"oidc_provider": PROVIDER_ARN}})
+    assert prod.rollback_environment == "prod-rollback"
+    assert prod.deploy_subjects == ("environment:prod", "environment:prod-rollback")
+    assert not prod.github.creates_oidc_provider
+    off = parse_settings("prod", {"github": {"auto_rollback": False}})
+    assert off.rollback_environment is None and off.deploy_subjects == ("environment:prod",)
+
+
+def test_a_secret_config_key_is_refused_without_its_value() -> None:
+    raw = {"service": {"environment": {"API_KEY": "s3cr3t-value"}, "cpu": "s3cr3t-cpu"}}
+    with pytest.raises(SettingsError) as info:
+        parse_settings("dev", raw, secret_keys=["service"])
+    (err,) = info.value.errors
+    assert err.startswith("deplight:service:") and "deplight:service.secrets" in err, err
+    assert "Secrets Manager" in err and "found a secret" in err
+    assert "s3cr3t" not in str(info.value)
+
+
+def test_errors_never_echo_a_value_that_may_be_a_secret() -> None:
+    raw = {"service": {"secrets": {"DB": "postgres://admin:hunter2@db"},
+                       "environment": {"TOKEN": {"nested": "hunter2"}}}}  # fmt: skip
+    errs = errors_of(raw)
+    assert {e.split(":")[1] for e in errs} == {"service.secrets.DB", "service.environment.TOKEN"}
+    assert all("hunter2" not in e and "not shown" in e for e in errs), errs
+
+
+def test_committed_stacks_are_a_valid_set_for_one_account() -> None:
+    """One stack creates the account's GitHub OIDC provider; the others reference its ARN."""
+    from tests.conftest import COMMITTED_STACKS
+
+    parsed = {s: settings_for(s, read_stack_config(s)) for s in COMMITTED_STACKS}
+    creators = [s for s, p in parsed.items() if p.github.creates_oidc_provider]
+    assert len(creators) == 1, creators
+    arns = {p.github.oidc_provider for s, p in parsed.items() if s not in creators}
+    assert arns == {PROVIDER_ARN}, arns

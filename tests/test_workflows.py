@@ -118,3 +118,38 @@ def test_manual_rollback_requires_confirmation_for_prod() -> None:
     # untrusted inputs reach the shell only through env, never interpolated into a script
     for step in steps(doc["jobs"]["rollback"]):
         assert "${{ inputs." not in step.get("run", ""), step
+
+
+def test_auto_rollback_runs_in_its_own_environment_the_deploy_role_trusts() -> None:
+    """The rollback job's environment is <stack>-rollback, the name Settings derives and the deploy
+    role trusts; nothing else may use it (the other workflows use the stack's environment)."""
+    from components.settings import ROLLBACK_ENVIRONMENT_SUFFIX
+    from deplight.harness import read_stack_config, settings_for
+
+    doc = load(ROOT / ".github" / "workflows" / "auto-rollback.yml")
+    assert doc["on"] == {"workflow_run": {"workflows": ["deploy"], "types": ["completed"]}}
+    envs = [j.get("environment") for j in doc["jobs"].values() if j.get("environment")]
+    assert envs == [f"${{{{ format('{{0}}{ROLLBACK_ENVIRONMENT_SUFFIX}', "
+                    "needs.decide.outputs.stack) }}"]  # fmt: skip
+    prod = settings_for("prod", read_stack_config("prod"))
+    assert f"environment:prod{ROLLBACK_ENVIRONMENT_SUFFIX}" in prod.deploy_subjects
+    for path in WORKFLOWS:
+        if path.name != "auto-rollback.yml":
+            assert ROLLBACK_ENVIRONMENT_SUFFIX not in path.read_text(), path.name
+
+
+def test_pr_previews_run_pr_code_with_non_production_access_only() -> None:
+    doc = load(ROOT / ".github" / "workflows" / "pr.yml")
+    assert set(doc["on"]) == {"pull_request"}, "never pull_request_target: PR code, base secrets"
+    preview = doc["jobs"]["preview"]
+    assert "environment" not in preview
+    assert preview["env"]["STACK"] == "${{ vars.PREVIEW_STACK || 'dev' }}"
+    assert preview["env"]["PULUMI_CONFIG_PASSPHRASE"] == (
+        "${{ secrets.PREVIEW_PULUMI_CONFIG_PASSPHRASE }}"
+    )
+    text = (ROOT / ".github" / "workflows" / "pr.yml").read_text()
+    assert "secrets.PULUMI_CONFIG_PASSPHRASE" not in text and "'prod'" not in text
+    role = next(s for s in steps(preview) if str(s.get("uses", "")).startswith(OIDC_ACTION))
+    assert role["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    pulumi = next(s for s in steps(preview) if "pulumi/actions" in s.get("uses", ""))
+    assert pulumi["with"]["command"] == "preview" and pulumi["with"]["refresh"] is True

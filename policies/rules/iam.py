@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .common import as_document, as_list, resource_policy, statements, violation
+from .stack import Res, stack_policy
 
 ROLE = "aws:iam/role:Role"
 POLICY_DOC_TYPES = {
@@ -76,6 +77,81 @@ def check_github_trust(type_: str, props: Mapping[str, Any], _cfg: Mapping[str, 
     return out
 
 
+READ_VERBS = ("Describe", "Get", "List", "BatchGet")
+LOCKS = "/.pulumi/locks/*"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED = "aws:iam/policy:Policy"
+
+
+def github_subjects(props: Mapping[str, Any]) -> list[str]:
+    """The ``sub`` values a role's trust policy accepts from GitHub's OIDC provider."""
+    subs: list[str] = []
+    for st in statements(as_document(props.get("assumeRolePolicy"))):
+        federated = " ".join(str(p) for p in as_list((st.get("Principal") or {}).get("Federated")))
+        if GITHUB not in federated or st.get("Effect") != "Allow":
+            continue
+        cond = st.get("Condition") or {}
+        subs += [str(s) for op in ("StringEquals", "StringLike")
+                 for s in as_list((cond.get(op) or {}).get(f"{GITHUB}:sub"))]  # fmt: skip
+    return subs
+
+
+def writes(doc: Any) -> list[str]:
+    """Allowed actions that are not reads (Describe/Get/List), ignoring Pulumi lock files."""
+    out = []
+    for st in statements(as_document(doc)):
+        if st.get("Effect") != "Allow":
+            continue
+        locks_only = all(str(r).endswith(LOCKS) for r in as_list(st.get("Resource")))
+        for action in (str(a) for a in as_list(st.get("Action") or st.get("NotAction"))):
+            verb = action.split(":", 1)[-1]
+            if "NotAction" in st or action == "*" or not verb.startswith(READ_VERBS):
+                if not (locks_only and action in ("s3:PutObject", "s3:DeleteObject")):
+                    out.append(action)
+    return out
+
+
+def check_production_gate(resources: Sequence[Res], cfg: Mapping[str, Any]) -> list[tuple[Res, str]]:
+    """A GitHub-trusted role that can write trusts no pull request and, in production
+    (``environmentsOnly``, the default), only ``environment:<name>`` subjects: the environment's
+    required reviewers are the gate. Read-only roles (the PR preview role) may trust PRs."""
+    environments_only = bool(cfg.get("environmentsOnly", True))
+    policy_docs = {str(r.props.get("arn")): r.props.get("policy")
+                   for r in resources if r.type == MANAGED}  # fmt: skip
+    out = []
+    for role in (r for r in resources if r.type == ROLE):
+        subs = github_subjects(role.props)
+        if not subs:
+            continue
+        name = str(role.props.get("name") or role.name)
+        can_write = [a for _, doc in documents(ROLE, role.props) for a in writes(doc)]
+        for r in resources:
+            attached = str(r.props.get("role")) in (name, str(role.props.get("id")))
+            if r.type == ROLE_POLICY and attached:
+                can_write += writes(r.props.get("policy"))
+            elif r.type == ATTACHMENT and attached:
+                arn = str(r.props.get("policyArn"))
+                doc = policy_docs.get(arn)
+                # An AWS-managed policy counts as writing unless it is a ReadOnlyAccess one.
+                can_write += writes(doc) if doc is not None else (
+                    [] if arn.endswith("ReadOnlyAccess") else [arn])  # fmt: skip
+        if not can_write:
+            continue
+        pr = [s for s in subs if s.endswith(":pull_request")]
+        if pr:
+            out.append((role, violation(pr, "a role that can write trusts pull requests, which "
+                                        "run the pull request's own unreviewed code",
+                                        "trust pull_request only in the read-only preview role")))  # fmt: skip
+        gated = [s for s in subs if ":environment:" not in s or "*" in s.split(":environment:")[-1]]
+        if environments_only and gated:
+            out.append((role, violation(gated, "a production role that can write trusts subjects "
+                                        "other than its GitHub environments, so a job can assume "
+                                        "it without the environment's required reviewers",
+                                        "trust only repo:<owner>/<name>:environment:<name>")))  # fmt: skip
+    return out
+
+
 POLICIES = [
     resource_policy(
         name="iam-no-admin-statements",
@@ -88,5 +164,12 @@ POLICIES = [
         description="GitHub OIDC trust pins aud and a repository-scoped sub.",
         types=(ROLE,),
         check=check_github_trust,
+    ),
+    stack_policy(
+        name="iam-github-production-gate",
+        description="GitHub-trusted roles that can write trust no pull request and, in "
+        "production, only GitHub environments.",
+        check=check_production_gate,
+        schema={"environmentsOnly": {"type": "boolean", "default": True}},
     ),
 ]
