@@ -480,9 +480,14 @@ def rollback(
     )  # fmt: skip
     if refused:
         result.status, result.error = "refused", "; ".join(f"{c.name}: {c.reason}" for c in refused)
-        record_refusal(audit, handle, record, result.error, _elapsed(env, started))
-        result.summary = f"rollback {name}: refused: {result.error}"
         result.duration_s = _elapsed(env, started)
+        if opts.dry_run:  # a dry run records nothing, also when it would be refused
+            result.summary = (
+                f"rollback {name}: would be refused (dry run: nothing recorded): {result.error}"
+            )
+            return result
+        record_refusal(audit, handle, record, result.error, result.duration_s)
+        result.summary = f"rollback {name}: refused: {result.error}"
         return result
     if opts.dry_run:
         result.status, result.exit_code = "dry-run", EXIT_OK

@@ -422,6 +422,21 @@ def test_dry_run_changes_nothing(aws_endpoint: str, tmp_path: Path) -> None:
     assert rig.fake.ops() == [] and rig.world.audit() == []
 
 
+def test_a_refused_dry_run_records_nothing(aws_endpoint: str, tmp_path: Path) -> None:
+    """docs/rollback.md: a dry run changes nothing and records nothing, also when the real run
+    would be refused (here: a production-tier stack without --confirm)."""
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
+              image_tag=B)  # fmt: skip
+    result = rig.rollback(dry_run=True)
+
+    assert result.status == "refused" and result.exit_code == 1
+    assert "would be refused (dry run: nothing recorded)" in result.summary
+    assert f"--confirm {CONFIRM_PROD}" in result.summary
+    assert rig.fake.ops() == [] and rig.world.audit() == []
+    report = releases_report(rig.stack, rig.aws)
+    assert report["audit"] == [] and "Audit trail: 0 record(s)" in render_releases(report)
+
+
 # -- deploy ---------------------------------------------------------------------------------------
 
 
