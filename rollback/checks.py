@@ -13,7 +13,7 @@ from typing import Any
 
 from components.settings import Tier
 from rollback.errors import LockHolder
-from rollback.releases import Kind, ReleaseLog, Update, iso
+from rollback.releases import DEPLOY_PREFIX, Kind, ReleaseLog, Update, iso
 
 CONFIRM_PROD = "ROLLBACK-PROD"
 
@@ -175,12 +175,18 @@ HANDLED_RESULTS = (None, "succeeded", "failed")
 
 def auto_decision(log: ReleaseLog, records: Sequence[Mapping[str, Any]]) -> AutoDecision:
     """Whether ``rollback --auto`` (CI, after a failed deploy) should act. ``records`` are the audit
-    records that mention the latest update (as its ``update_id`` or ``handles_update``)."""
+    records that mention the latest update (as its ``update_id`` or ``handles_update``).
+
+    It acts only on a failed deplight deploy, and judges that by what the update records itself
+    (its message, :attr:`~rollback.releases.Update.recorded_kind`), never by the
+    ``deplight:release.kind`` config: that outlives the release that set it, so a failed
+    ``pulumi up`` run by hand would otherwise count as a failed deploy."""
     latest = log.latest
     if latest is None:
         return AutoDecision(False, "the stack has no update in its history")
     what = f"the last update ({latest.id}, {latest.message!r}, {latest.result})"
-    if latest.kind is Kind.ROLLBACK:
+    kind = latest.recorded_kind
+    if kind is Kind.ROLLBACK:
         return AutoDecision(False, f"{what} was itself a rollback; a rollback is never rolled back")
     if latest.result == "in-progress":
         return AutoDecision(False, f"{what} is still running")
@@ -190,9 +196,11 @@ def auto_decision(log: ReleaseLog, records: Sequence[Mapping[str, Any]]) -> Auto
     )  # fmt: skip
     if latest.result == "succeeded" and not verification_failed:
         return AutoDecision(False, f"{what} succeeded and was not found failing verification")
-    if latest.kind is not Kind.DEPLOY:
+    if kind is not Kind.DEPLOY:
         return AutoDecision(
-            False, f"{what} was not a deplight deploy; roll back by hand if the image is at fault"
+            False,
+            f"{what} was not a deplight deploy (its message does not start with "
+            f"'{DEPLOY_PREFIX}'); roll back by hand if the image is at fault",
         )
     for r in records:
         if r.get("handles_update") == latest.id and r.get("result") in HANDLED_RESULTS:

@@ -238,6 +238,23 @@ def test_auto_nothing_to_do_after_success_or_foreign_updates() -> None:
     assert auto_decision(verification, [failed_check]).act
 
 
+def test_auto_judges_by_the_message_not_by_release_kind_config() -> None:
+    """release.kind stays `deploy` in the stack config after a deploy, so a later `pulumi up` run
+    by hand carries it too: the release log shows it as a deploy, --auto must not."""
+    hand_run = summary(B, message="Merge pull request #12", start=at(3), result="failed",
+                       release_kind="deploy")  # fmt: skip
+    log = build_log([dep(A, 1), dep(B, 2), hand_run])
+    latest = log.latest
+    assert latest is not None
+    assert latest.kind is Kind.DEPLOY and latest.recorded_kind is Kind.OTHER
+    decision = auto_decision(log, [])
+    assert not decision.act and "was not a deplight deploy" in decision.reason
+    after_rollback = summary(A, message="fix alarms", start=at(3), result="failed",
+                             release_kind="rollback")  # fmt: skip
+    decision = auto_decision(build_log([dep(A, 1), after_rollback]), [])
+    assert not decision.act and "was not a deplight deploy" in decision.reason
+
+
 def test_a_release_that_failed_verification_is_not_known_good() -> None:
     entries = [dep(B, 2), dep(A, 1)]
     log = build_log(entries, distrusted={normalise(entries[0]).id})

@@ -361,6 +361,26 @@ def test_auto_after_a_failed_rollback_is_a_no_op(aws_endpoint: str, tmp_path: Pa
     assert rig.fake.ops() == [] and rig.world.audit() == []
 
 
+def test_auto_ignores_a_failed_hand_run_up(aws_endpoint: str, tmp_path: Path) -> None:
+    """An operator's `pulumi up` (the CLI's message is the commit's, not `deploy: ...`) fails
+    while the stack config still says release.kind=deploy from the last deploy: B is healthy,
+    so --auto must not roll it back."""
+    history = [
+        summary(B, message="Merge pull request #12 from team/alarms", start=hours(3),
+                result="failed", release_kind="deploy"),
+        *two_releases(),
+    ]  # fmt: skip
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=history,
+              image_tag=B)  # fmt: skip
+    rig.fake.config["deplight:release"] = {"kind": "deploy"}
+    result = rig.rollback(auto=True, yes=True)
+
+    assert result.status == "nothing-to-do" and result.exit_code == 0, result.summary
+    assert "nothing to do because" in result.summary
+    assert "was not a deplight deploy" in result.summary and "deploy:" in result.summary
+    assert rig.tag == B and rig.fake.ops() == [] and rig.world.audit() == []
+
+
 def test_auto_acts_when_a_deploy_failed_its_verification(aws_endpoint: str, tmp_path: Path) -> None:
     rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
     rig.fake.on_up = None  # up "succeeds" but ECS keeps running B (it rolled back on its own)
