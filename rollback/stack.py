@@ -160,11 +160,13 @@ class PulumiStack:
         return result
 
     def preview(
-        self, *, expect_no_changes: bool = False, on_event: EventHandler | None = None
-    ) -> PreviewLike:
+        self, *, expect_no_changes: bool = False, refresh: bool = False,
+        on_event: EventHandler | None = None,
+    ) -> PreviewLike:  # fmt: skip
         try:
             result: PreviewLike = self._stack.preview(
                 expect_no_changes=expect_no_changes,
+                refresh=refresh,
                 on_event=on_event,
                 on_output=_debug_output,
                 color="never",

@@ -244,7 +244,7 @@ def test_the_adapter_passes_only_arguments_the_sdk_accepts(tmp_path: Path) -> No
     """Guards the fake against drifting from ``pulumi.automation.Stack``'s real signatures."""
     fake, stack = make(tmp_path)
     stack.up(message="deploy: abc1234", on_event=Progress("t"))
-    stack.preview(expect_no_changes=True)
+    stack.preview(expect_no_changes=True, refresh=True)
     stack.refresh()
     stack.history(page_size=5, page=1)
     stack.set_config("deplight:schema_version", "3", path=True)

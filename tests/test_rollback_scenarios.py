@@ -435,6 +435,24 @@ def test_drift_after_release_fails_verification(aws_endpoint: str, tmp_path: Pat
     assert "update aws:ecs/service:Service web-service" in result.summary
 
 
+def test_a_change_made_outside_pulumi_fails_verification(aws_endpoint: str, tmp_path: Path) -> None:
+    """The state still matches the program, but someone changed a resource in AWS: only a preview
+    that refreshes (reads the resources back from AWS) sees it, and verification runs one."""
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    rig.fake.changed_outside = [("aws:lb/targetGroup:TargetGroup", "web-blue")]
+    result = rig.rollback()
+
+    assert result.exit_code == 1 and result.status == "failed", result.summary
+    assert "preview expects changes (update aws:lb/targetGroup:TargetGroup web-blue)" in (
+        result.summary
+    )
+    assert "reading the stack's resources back from AWS (refresh)" in result.summary
+    [preview] = [kw for name, kw in rig.fake.calls if name == "preview"]
+    assert preview["refresh"] is True and preview["expect_no_changes"] is True
+    [record] = rig.world.audit()
+    assert record["result"] == "failed" and "web-blue" in record["error"]
+
+
 def test_dry_run_changes_nothing(aws_endpoint: str, tmp_path: Path) -> None:
     rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
     result = rig.rollback(dry_run=True)
