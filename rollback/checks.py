@@ -148,10 +148,22 @@ def check_confirmation(tier: Tier, confirm: str | None, yes: bool) -> Check:
     )  # fmt: skip
 
 
-def check_lock(holders: Sequence[LockHolder], cancel_stale: bool) -> Check:
+def check_lock(holders: Sequence[LockHolder], cancel_stale: bool, *,
+               deployment: str | None = None, wait_s: float = 0) -> Check:  # fmt: skip
+    """``deployment`` describes a CodeDeploy (or ECS) deployment of this stack that is in
+    progress: then the lock belongs to the update releasing it, and a rollback does not need the
+    lock to stop it. The lock is live, so it is waited for, never cancelled."""
     if not holders:
         return Check("no-update-running", True, "the stack is not locked")
     who = "; ".join(h.describe() for h in holders)
+    if deployment:
+        return Check(
+            "no-update-running", True,
+            f"locked by {who} while {deployment} is in progress: the fast path stops that "
+            f"deployment through AWS (no lock needed), then waits up to {wait_s:g} s for the "
+            "update holding the lock to end before it reverts the config; the lock is never "
+            "removed",
+        )  # fmt: skip
     if cancel_stale:
         return Check(
             "no-update-running", True, f"stale lock of {who} will be cancelled (--cancel-stale)"

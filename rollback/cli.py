@@ -45,9 +45,12 @@ release since the target raised schema_version; stacks whose deplight:tier is pr
 --confirm {CONFIRM_PROD} or --yes; no other update holds the stack's lock.
 
 Fast path: when the stack's CodeDeploy group has a deployment in progress or in its blue
-termination wait, it is stopped with automatic rollback (traffic back on blue in seconds), then
-the config is reverted and `up` makes state agree. Otherwise image_tag is set to the target and
-`up` runs with release.kind=rollback (all traffic shifts at once).
+termination wait (strategy ecs_bluegreen: an ECS service deployment shifting or baking), it is
+stopped with rollback through AWS, which needs no stack lock: traffic is back on blue in seconds.
+This works while `deplight deploy` still holds the lock waiting for that deployment: its `up`
+then fails, the rollback waits (--lock-timeout) for the lock to clear, never removing it, and
+then sets image_tag to the target and runs `up` so state and config agree. Otherwise image_tag
+is set to the target and `up` runs with release.kind=rollback (all traffic shifts at once).
 """
 
 EPILOG_RELEASES = """\
@@ -120,7 +123,7 @@ def _rollback(args: argparse.Namespace) -> int:
         to=args.to, reason=args.reason, auto=args.auto, confirm=args.confirm, yes=args.yes,
         allow_schema_downgrade=args.allow_schema_downgrade, cancel_stale=args.cancel_stale,
         dry_run=args.dry_run, verify_timeout_s=args.verify_timeout,
-        codedeploy_timeout_s=args.codedeploy_timeout,
+        codedeploy_timeout_s=args.codedeploy_timeout, lock_timeout_s=args.lock_timeout,
     )  # fmt: skip
     return _run(args, lambda stack, aws: rollback(stack, aws, opts))
 
@@ -199,9 +202,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="allow a target older than a schema_version raise (only when the "
                     "migrations since are backward compatible)")  # fmt: skip
     rb.add_argument("--dry-run", action="store_true",
-                    help="resolve the target, pick the path and run the checks; change nothing")  # fmt: skip
+                    help="resolve the target, pick the path and run the checks; change nothing "
+                    "and record nothing")  # fmt: skip
     rb.add_argument("--codedeploy-timeout", type=float, default=1800.0, metavar="SECONDS",
-                    help="fast path: how long to wait for CodeDeploy's rollback (default 1800)")  # fmt: skip
+                    help="fast path: how long to wait for CodeDeploy's (or ECS's) rollback "
+                    "(default 1800)")  # fmt: skip
+    rb.add_argument("--lock-timeout", type=float, default=600.0, metavar="SECONDS",
+                    help="fast path: how long to wait, once the deployment is stopped, for the "
+                    "update holding the stack's lock to end before the config is reverted "
+                    "(default 600)")  # fmt: skip
     rb.set_defaults(func=_rollback)
 
     rel = sub.add_parser(

@@ -201,6 +201,17 @@ def test_lock_check() -> None:
     assert check_lock([holder], True).ok
 
 
+def test_a_lock_held_while_a_deployment_runs_is_waited_for_not_cancelled() -> None:
+    holder = LockHolder("ci@runner", 7)
+    running = "CodeDeploy d-1: InProgress, traffic blue 90%, green 10%"
+    for cancel_stale in (False, True):
+        check = check_lock([holder], cancel_stale, deployment=running, wait_s=600)
+        assert check.ok and "stale" not in check.reason
+        assert f"locked by ci@runner (pid 7) while {running} is in progress" in check.reason
+        assert "waits up to 600 s" in check.reason and "never removed" in check.reason
+    assert check_lock([], False, deployment=running).reason == "the stack is not locked"
+
+
 # -- --auto ---------------------------------------------------------------------------------------
 
 

@@ -237,8 +237,9 @@ def test_lock_taken_during_up_restores_config(aws_endpoint: str, tmp_path: Path)
     assert record["result"] == "refused" and "alice@laptop" in record["error"]
 
 
-def _cd_stubs(stub: Stubber, group: str) -> None:
-    """CodeDeploy of a green deployment in its blue termination wait, stopped with rollback."""
+def _cd_stubs(stub: Stubber, group: str, *, canary: bool = False) -> None:
+    """CodeDeploy of a green deployment in its blue termination wait (or, with ``canary``, still
+    shifting: 10% on green), stopped with rollback."""
     now = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
     def info(dep_id: str, status: str, **extra: Any) -> dict[str, Any]:
@@ -272,8 +273,12 @@ def _cd_stubs(stub: Stubber, group: str) -> None:
         {"applicationName": group, "deploymentGroupName": group,
          "includeOnlyStatuses": ["Created", "Queued", "InProgress", "Baking", "Ready"]},
     )  # fmt: skip
-    state("d-GREEN0001", info("d-GREEN0001", "InProgress", instanceTerminationWaitTimeStarted=True),
-          0.0, 100.0, "AfterAllowTraffic")  # fmt: skip
+    if canary:
+        state("d-GREEN0001", info("d-GREEN0001", "InProgress"), 90.0, 10.0, "AllowTraffic")
+    else:
+        state("d-GREEN0001", info("d-GREEN0001", "InProgress",
+                                  instanceTerminationWaitTimeStarted=True),
+              0.0, 100.0, "AfterAllowTraffic")  # fmt: skip
     stub.add_response("stop_deployment", {"status": "Pending", "statusMessage": "Stop requested"},
                       {"deploymentId": "d-GREEN0001", "autoRollbackEnabled": True})  # fmt: skip
     state("d-GREEN0001", info("d-GREEN0001", "Stopped", rollbackInfo={
@@ -304,6 +309,129 @@ def test_fast_path_during_blue_termination_wait(aws_endpoint: str, tmp_path: Pat
     assert "rollback deployment d-ROLLBACK01 succeeded" in progress
     [record] = rig.world.audit()
     assert record["path"] == "fast" and record["result"] == "succeeded"
+
+
+class _DeployEnds(NoSleep):
+    """Time while `deplight deploy` of C holds the lock and waits for its CodeDeploy deployment.
+    Once the rollback has stopped that deployment, the deploy's `up` fails through the release
+    resource: ``after`` seconds into the rollback's waiting, its lock file goes and its failed
+    update appears in the history. ``after=None``: it never ends."""
+
+    def __init__(self, rig: Rig, lock: Path, after: float | None) -> None:
+        super().__init__()
+        self.rig, self.lock, self.after = rig, lock, after
+
+    def _sleep(self, seconds: float) -> None:
+        super()._sleep(seconds)
+        if self.after is not None and self.t >= self.after and self.lock.exists():
+            self.lock.unlink()
+            failed = summary(C, message=f"deploy: {C}", result="failed", release_kind="deploy",
+                             start=datetime.now(UTC) - timedelta(minutes=12))  # fmt: skip
+            self.rig.fake.entries.insert(0, failed)
+
+
+def _deploying_c(aws_endpoint: str, tmp_path: Path, *, ends_after: float | None) -> Rig:
+    """prod, B serving; `deplight deploy` of C set image_tag=C and release.kind=deploy and holds
+    the lock (ci@runner-7, pid 4242) while its deployment runs."""
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
+              image_tag=C, running=B, codedeploy=True)  # fmt: skip
+    rig.fake.config["deplight:release"] = {"kind": "deploy"}
+    lock = write_lock(rig.state, "prod", who="ci", host="runner-7", pid=4242)
+    rig.env = _DeployEnds(rig, lock, ends_after)
+    return rig
+
+
+def _stubbed_codedeploy(rig: Rig, aws_endpoint: str, *, canary: bool) -> Stubber:
+    cd = boto3.client("codedeploy", region_name=REGION, endpoint_url=aws_endpoint)
+    stub = Stubber(cd)
+    _cd_stubs(stub, "web-prod", canary=canary)
+    rig.aws = Aws(REGION, endpoint_url=aws_endpoint, clients={"codedeploy": cd})
+    return stub
+
+
+CLOUD_CONFLICT = "error: [409] Conflict: Another update is currently in progress."
+
+
+def test_fast_path_while_the_deploy_holds_the_lock(aws_endpoint: str, tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """docs/rollback.md, "Rollback during a release": the canary of C is at 10% while its deploy
+    holds the lock. The rollback stops the deployment through CodeDeploy (no lock needed), waits
+    for the deploy's `up` to end, never removing its lock (even with --cancel-stale), and then
+    reverts the config and runs `up`. Its first `up` still finds the stack locked
+    (ConcurrentUpdateError, as Pulumi Cloud answers while its lock is held): the config is put
+    back and it waits again."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=10)
+    rig.fake.plans.append(UpPlan(
+        raises=ConcurrentUpdateError(CommandResult(stdout="", stderr=CLOUD_CONFLICT, code=255)),
+        engine_runs=False,
+    ))  # fmt: skip
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True)
+    with stub, caplog.at_level(logging.INFO):
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="5xx in the canary", cancel_stale=True)
+        stub.assert_no_pending_responses()
+
+    assert result.status == "succeeded" and result.path == "fast", result.summary
+    assert rig.tag == B and rig.fake.config["deplight:release"] == {"kind": "rollback"}
+    assert "cancel" not in rig.fake.ops(), "a live lock is never removed"
+    assert rig.fake.ops() == [
+        "set_config", "set_config", "up",  # the lock was still held: nothing ran ...
+        "set_config", "set_config",  # ... and the config was put back
+        "set_config", "set_config", "up", "preview",
+    ]  # fmt: skip
+    assert [kw["message"] for kw in rig.ups()] == [f"rollback: {C} -> {B} (5xx in the canary)"] * 2
+    lock_check = next(c for c in result.checks if c.name == "no-update-running")
+    assert lock_check.ok and "locked by ci@runner-7 (pid 4242" in lock_check.reason
+    assert "while CodeDeploy d-GREEN0001: InProgress" in lock_check.reason
+    text = caplog.text
+    assert "--cancel-stale ignored: the lock belongs to the update releasing d-GREEN0001" in text
+    assert "traffic blue 90%, green 10%" in text
+    assert "rollback deployment d-ROLLBACK01 succeeded" in text
+    assert "waiting for the update holding the lock to end (0s waited, 10m00s left)" in text
+    assert "the lock is free after 10s" in text
+    assert "`up` found the stack locked" in text and "[409] Conflict" in text
+    [record] = rig.world.audit()
+    assert (record["path"], record["result"], record["from_tag"], record["to_tag"]) == (
+        "fast", "succeeded", C, B)  # fmt: skip
+    assert lock_check.line() in record["checks"]
+
+
+def test_fast_path_when_the_lock_never_clears(aws_endpoint: str, tmp_path: Path) -> None:
+    """The deployment is stopped and traffic is back on blue, but the update holding the lock
+    does not end within --lock-timeout: a failure that says so, the config untouched."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=None)
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True)
+    with stub:
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="5xx", lock_timeout_s=60)
+        stub.assert_no_pending_responses()
+
+    assert result.status == "failed" and result.exit_code == 1 and result.path == "fast"
+    summary_ = result.summary
+    assert "still locked by ci@runner-7 (pid 4242" in summary_ and "after waiting 1m00s" in summary_
+    assert "image_tag was not reverted and `up` did not run" in summary_
+    assert ("traffic is already back on the task set that served before the stopped release: "
+            "rollback deployment d-ROLLBACK01 succeeded") in summary_  # fmt: skip
+    assert f"config unchanged ({C}): nothing was written" in summary_
+    assert rig.tag == C and rig.fake.config["deplight:release"] == {"kind": "deploy"}
+    assert rig.fake.ops() == [] and rig.env.lock.exists() and rig.env.t == 60
+    [record] = rig.world.audit()
+    assert (record["result"], record["path"]) == ("failed", "fast")
+    assert "still locked" in record["error"] and "traffic is already back" in record["error"]
+    assert record["config"] == f"unchanged ({C}): nothing was written"
+
+
+def test_intent_is_recorded_before_the_fast_path_acts(aws_endpoint: str, tmp_path: Path) -> None:
+    """The process dies while it waits for the lock: the intent record is there, no outcome."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=None)
+
+    def killed(seconds: float) -> None:
+        raise SimulatedCrash()
+
+    rig.env.sleep = killed
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True)
+    with stub, pytest.raises(SimulatedCrash):
+        rig.rollback(confirm=CONFIRM_PROD, reason="5xx")
+    [record] = rig.world.audit()
+    assert "result" not in record and record["path"] == "fast" and record["to_tag"] == B
 
 
 def _failed_deploy_history() -> list[Any]:
@@ -579,16 +707,14 @@ class _SplitEcs:
         return getattr(self.stubbed if name in self.STUBBED else self.real, name)
 
 
-def test_fast_path_for_ecs_bluegreen_during_bake_time(aws_endpoint: str, tmp_path: Path,
-                                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
-    """Strategy ecs_bluegreen: ListServiceDeployments finds the deployment still baking,
-    StopServiceDeployment(stopType=ROLLBACK) stops it, DescribeServiceDeployments reports the
-    rollback done. moto lacks these three calls: Stubber responses are shaped as in the ECS API
-    reference."""
-    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
-              image_tag=B)  # fmt: skip
+ECS_DEPLOYMENT = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-prod/web-prod/AbCdEf0123"
+
+
+def _ecs_bake_stubs(rig: Rig, aws_endpoint: str) -> Stubber:
+    """Strategy ecs_bluegreen: a service deployment of web-prod baking, stopped with rollback,
+    rolled back (ListServiceDeployments, DescribeServiceDeployments, StopServiceDeployment)."""
     rig.fake.stack_outputs["deploy_strategy"] = "ecs_bluegreen"
-    arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-prod/web-prod/AbCdEf0123"
+    arn = ECS_DEPLOYMENT
     real = boto3.client("ecs", region_name=REGION, endpoint_url=aws_endpoint)
     stubbed = boto3.client("ecs", region_name=REGION, endpoint_url=aws_endpoint)
     stub = Stubber(stubbed)
@@ -613,6 +739,18 @@ def test_fast_path_for_ecs_bluegreen_during_bake_time(aws_endpoint: str, tmp_pat
         {"serviceDeploymentArns": [arn]},
     )
     rig.aws = Aws(REGION, endpoint_url=aws_endpoint, clients={"ecs": _SplitEcs(real, stubbed)})
+    return stub
+
+
+def test_fast_path_for_ecs_bluegreen_during_bake_time(aws_endpoint: str, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Strategy ecs_bluegreen: ListServiceDeployments finds the deployment still baking,
+    StopServiceDeployment(stopType=ROLLBACK) stops it, DescribeServiceDeployments reports the
+    rollback done. moto lacks these three calls: Stubber responses are shaped as in the ECS API
+    reference."""
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
+              image_tag=B)  # fmt: skip
+    stub = _ecs_bake_stubs(rig, aws_endpoint)
     with stub, caplog.at_level(logging.INFO):
         result = rig.rollback(confirm=CONFIRM_PROD, reason="bake alarm")
         stub.assert_no_pending_responses()
@@ -648,3 +786,23 @@ def test_ecs_fast_path_falls_back_when_the_deployment_already_finished(
         result = rig.rollback(reason="bad")
     assert result.status == "succeeded" and result.path == "slow", result.summary
     assert rig.tag == A
+
+
+def test_ecs_fast_path_while_the_deploy_holds_the_lock(aws_endpoint: str, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """ecs_bluegreen: `up` waits for ECS's own blue/green while holding the lock.
+    StopServiceDeployment(ROLLBACK) needs no lock; then the rollback waits for that `up` to end."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=30)
+    stub = _ecs_bake_stubs(rig, aws_endpoint)
+    with stub, caplog.at_level(logging.INFO):
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="bake alarm")
+        stub.assert_no_pending_responses()
+
+    assert result.status == "succeeded" and result.path == "fast", result.summary
+    assert rig.tag == B and rig.fake.ops() == ["set_config", "set_config", "up", "preview"]
+    assert "while ECS service deployment AbCdEf0123: IN_PROGRESS, BAKE_TIME" in caplog.text
+    assert "service deployment AbCdEf0123 rolled back" in caplog.text
+    # ECS's rollback took one 10 s poll; the deploy's `up` ended 30 s in: 20 s of waiting
+    assert "the lock is free after 20s" in caplog.text and rig.env.t == 30
+    [record] = rig.world.audit()
+    assert (record["path"], record["result"]) == ("fast", "succeeded")
