@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.settings import Tier
+from rollback.audit import describe
 from rollback.errors import LockHolder
 from rollback.releases import DEPLOY_PREFIX, Kind, ReleaseLog, Update, iso
 
@@ -148,14 +149,38 @@ def check_confirmation(tier: Tier, confirm: str | None, yes: bool) -> Check:
     )  # fmt: skip
 
 
+def rollback_in_progress(log: ReleaseLog, records: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why the update that holds the lock looks like a deplight rollback, or ``None``: the newest
+    audit record is a rollback without an outcome (a later deploy would have written a newer
+    one), or the backend lists an in-progress update whose message is a rollback's."""
+    newest = records[0] if records else None
+    if newest is not None and "result" not in newest and newest.get("operation") == "rollback":
+        return f"the newest audit record is a rollback without an outcome ({describe(newest)})"
+    latest = log.latest
+    if latest is not None and latest.result == "in-progress" and (
+        latest.recorded_kind is Kind.ROLLBACK
+    ):
+        return f"update {latest.id} ({latest.message!r}) is a rollback in progress"
+    return None
+
+
 def check_lock(holders: Sequence[LockHolder], cancel_stale: bool, *,
-               deployment: str | None = None, wait_s: float = 0) -> Check:  # fmt: skip
+               deployment: str | None = None, wait_s: float = 0,
+               keep_running: str | None = None) -> Check:  # fmt: skip
     """``deployment`` describes a CodeDeploy (or ECS) deployment of this stack that is in
     progress: then the lock belongs to the update releasing it, and a rollback does not need the
-    lock to stop it. The lock is live, so it is waited for, never cancelled."""
+    lock to stop it. The lock is live, so it is waited for, never cancelled. ``keep_running``
+    says why that deployment must not be stopped (it is itself a rollback, or this is ``--auto``):
+    then the lock is refused as any other, also with ``--cancel-stale``."""
     if not holders:
         return Check("no-update-running", True, "the stack is not locked")
     who = "; ".join(h.describe() for h in holders)
+    if deployment and keep_running:
+        return Check(
+            "no-update-running", False,
+            f"locked by {who} while {deployment} is in progress, and it is not stopped because "
+            f"{keep_running}. Wait for that update to end",
+        )  # fmt: skip
     if deployment:
         return Check(
             "no-update-running", True,

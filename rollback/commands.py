@@ -52,6 +52,7 @@ from rollback.checks import (
     check_schema,
     check_target,
     choose_target,
+    rollback_in_progress,
     tier_of,
 )
 from rollback.errors import (
@@ -410,6 +411,12 @@ def fast_path(aws: awsapi.Aws, active: Any, opts: RollbackOptions,
     return True, text
 
 
+AUTO_KEEPS_RUNNING = (
+    "--auto never stops a release in progress: the failed deploy it handles has already ended, "
+    "so the lock belongs to another update"
+)
+
+
 def wait_for_unlock(stack: StackPort, label: str, *, deadline: float, poll_s: float,
                     env: Env) -> list[LockHolder]:  # fmt: skip
     """Polls the stack's lock holders until there are none (returns ``[]``) or ``deadline`` (on
@@ -509,6 +516,9 @@ def rollback(
     log.info("rollback %s: target %s (%s)", name, target_tag, why)
     holders = stack.lock_holders()
     active = active_deployment(aws, outputs)  # read-only: decides the path
+    keep_running = (
+        AUTO_KEEPS_RUNNING if opts.auto else rollback_in_progress(history, records)
+    ) if holders and active is not None else None  # fmt: skip
     repo = outputs.get(REPOSITORY_NAME)
     found = (
         awsapi.image_exists(aws.client("ecr"), str(repo), target_tag)
@@ -522,7 +532,7 @@ def rollback(
         check_schema(history, target, cfg.schema_version, opts.allow_schema_downgrade),
         check_confirmation(tier, opts.confirm, opts.yes),
         check_lock(holders, opts.cancel_stale, deployment=active.describe() if active else None,
-                   wait_s=opts.lock_timeout_s),  # fmt: skip
+                   wait_s=opts.lock_timeout_s, keep_running=keep_running),  # fmt: skip
     ]
     for check in checks:
         log.info("check %s", check.line())

@@ -17,6 +17,7 @@ from rollback.checks import (
     check_lock,
     check_schema,
     choose_target,
+    rollback_in_progress,
     tier_of,
 )
 from rollback.errors import LockHolder
@@ -210,6 +211,26 @@ def test_a_lock_held_while_a_deployment_runs_is_waited_for_not_cancelled() -> No
         assert f"locked by ci@runner (pid 7) while {running} is in progress" in check.reason
         assert "waits up to 600 s" in check.reason and "never removed" in check.reason
     assert check_lock([], False, deployment=running).reason == "the stack is not locked"
+    kept = check_lock([holder], True, deployment=running, keep_running="it is a rollback")
+    assert not kept.ok and "not stopped because it is a rollback. Wait" in kept.reason
+
+
+def test_a_rollback_in_progress_is_recognised() -> None:
+    log = build_log([dep(A, 1), dep(B, 2)])
+    assert rollback_in_progress(log, []) is None
+    deploying = {"operation": "deploy", "from_tag": B, "to_tag": C, "who": "ci"}
+    assert rollback_in_progress(log, [deploying]) is None, "a deploy in flight may be stopped"
+    rolling = {"operation": "rollback", "from_tag": B, "to_tag": A, "who": "alice",
+               "trigger": "manual", "started_at": "2024-03-01T15:00:00.000000Z"}  # fmt: skip
+    assert "rollback without an outcome (2024-03-01T15:00:00.000000Z rollback" in str(
+        rollback_in_progress(log, [rolling, deploying])
+    )
+    crashed_then_deploy = [deploying, rolling]  # newest first: the deploy came after
+    assert rollback_in_progress(log, crashed_then_deploy) is None
+    finished = {**rolling, "result": "succeeded"}
+    assert rollback_in_progress(log, [finished]) is None
+    cloud = build_log([dep(A, 1), rb(B, A, 2, result="in-progress")])
+    assert "is a rollback in progress" in str(rollback_in_progress(cloud, []))
 
 
 # -- --auto ---------------------------------------------------------------------------------------

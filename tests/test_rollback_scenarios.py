@@ -22,6 +22,7 @@ import pytest
 from botocore.stub import Stubber
 from pulumi.automation import CommandError, CommandResult, ConcurrentUpdateError
 
+from rollback.audit import DynamoAudit, new_handle
 from rollback.aws import Aws
 from rollback.checks import CONFIRM_PROD
 from rollback.commands import (
@@ -237,9 +238,10 @@ def test_lock_taken_during_up_restores_config(aws_endpoint: str, tmp_path: Path)
     assert record["result"] == "refused" and "alice@laptop" in record["error"]
 
 
-def _cd_stubs(stub: Stubber, group: str, *, canary: bool = False) -> None:
+def _cd_stubs(stub: Stubber, group: str, *, canary: bool = False, stop: bool = True) -> None:
     """CodeDeploy of a green deployment in its blue termination wait (or, with ``canary``, still
-    shifting: 10% on green), stopped with rollback."""
+    shifting: 10% on green), stopped with rollback (unless not ``stop``: found, and nothing
+    more)."""
     now = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
     def info(dep_id: str, status: str, **extra: Any) -> dict[str, Any]:
@@ -279,6 +281,8 @@ def _cd_stubs(stub: Stubber, group: str, *, canary: bool = False) -> None:
         state("d-GREEN0001", info("d-GREEN0001", "InProgress",
                                   instanceTerminationWaitTimeStarted=True),
               0.0, 100.0, "AfterAllowTraffic")  # fmt: skip
+    if not stop:
+        return
     stub.add_response("stop_deployment", {"status": "Pending", "statusMessage": "Stop requested"},
                       {"deploymentId": "d-GREEN0001", "autoRollbackEnabled": True})  # fmt: skip
     state("d-GREEN0001", info("d-GREEN0001", "Stopped", rollbackInfo={
@@ -341,10 +345,11 @@ def _deploying_c(aws_endpoint: str, tmp_path: Path, *, ends_after: float | None)
     return rig
 
 
-def _stubbed_codedeploy(rig: Rig, aws_endpoint: str, *, canary: bool) -> Stubber:
+def _stubbed_codedeploy(rig: Rig, aws_endpoint: str, *, canary: bool,
+                        stop: bool = True) -> Stubber:  # fmt: skip
     cd = boto3.client("codedeploy", region_name=REGION, endpoint_url=aws_endpoint)
     stub = Stubber(cd)
-    _cd_stubs(stub, "web-prod", canary=canary)
+    _cd_stubs(stub, "web-prod", canary=canary, stop=stop)
     rig.aws = Aws(REGION, endpoint_url=aws_endpoint, clients={"codedeploy": cd})
     return stub
 
@@ -417,6 +422,49 @@ def test_fast_path_when_the_lock_never_clears(aws_endpoint: str, tmp_path: Path)
     assert (record["result"], record["path"]) == ("failed", "fast")
     assert "still locked" in record["error"] and "traffic is already back" in record["error"]
     assert record["config"] == f"unchanged ({C}): nothing was written"
+
+
+def test_a_rollback_in_progress_is_not_stopped_by_another(aws_endpoint: str,
+                                                         tmp_path: Path) -> None:  # fmt: skip
+    """The lock and the deployment belong to a rollback that alice started (its audit intent is the
+    newest record, without an outcome): a second rollback must not stop it (traffic would go back
+    to the release she is leaving). Nothing is stopped, nothing is written but the refusal."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=None)
+    DynamoAudit(rig.aws.client("dynamodb"), rig.world.table, "prod").begin(
+        new_handle("prod", "rollback", datetime.now(UTC) - timedelta(minutes=2)),
+        {"operation": "rollback", "who": "alice", "trigger": "manual", "from_tag": C,
+         "to_tag": B, "path": "slow"},
+    )  # fmt: skip
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True, stop=False)
+    with stub:
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="5xx", cancel_stale=True)
+        stub.assert_no_pending_responses()
+
+    assert result.status == "refused" and result.exit_code == 1
+    assert "no-update-running: locked by ci@runner-7 (pid 4242" in result.summary
+    assert "it is not stopped because the newest audit record is a rollback without an outcome" in (
+        result.summary
+    )
+    assert f"{C} -> {B} by alice (manual): started, no outcome" in result.summary
+    assert rig.fake.ops() == [] and rig.env.lock.exists()
+    assert [r.get("result") for r in rig.world.audit()] == [None, "refused"]
+
+
+def test_auto_never_stops_a_release_in_progress(aws_endpoint: str, tmp_path: Path) -> None:
+    """CI's automatic rollback runs after the failed deploy's workflow ended, so a lock held
+    now belongs to another update: refused as before, deployment left alone."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=None)
+    rig.fake.entries.insert(0, summary(C, message=f"deploy: {C}", result="failed",
+                                       start=hours(3), release_kind="deploy"))  # fmt: skip
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True, stop=False)
+    with stub:
+        result = rig.rollback(auto=True, yes=True)
+        stub.assert_no_pending_responses()
+
+    assert result.status == "refused" and "--auto never stops a release in progress" in (
+        result.summary
+    )
+    assert rig.fake.ops() == [] and rig.tag == C
 
 
 def test_intent_is_recorded_before_the_fast_path_acts(aws_endpoint: str, tmp_path: Path) -> None:
