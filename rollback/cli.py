@@ -42,7 +42,8 @@ examples:
 Checks (all run before anything changes; a refusal lists every failing one): the target
 succeeded before in this stack; it is not the current image_tag; its image is still in ECR; no
 release since the target raised schema_version; stacks whose deplight:tier is production need
---confirm {CONFIRM_PROD} or --yes; no other update holds the stack's lock.
+--confirm {CONFIRM_PROD} or --yes; no other update holds the stack's lock, unless that update is
+releasing a deployment the fast path stops (and is not itself a rollback; never with --auto).
 
 Fast path: when the stack's CodeDeploy group has a deployment in progress or in its blue
 termination wait (strategy ecs_bluegreen: an ECS service deployment shifting or baking), it is
@@ -148,7 +149,8 @@ def _common(p: argparse.ArgumentParser, *, release: bool) -> None:
         )
         p.add_argument("--cancel-stale", action="store_true",
                        help="cancel the stack's lock first: only when the process holding it is "
-                       "gone (a killed CI job); it does not stop a running update")  # fmt: skip
+                       "gone (a killed CI job); it does not stop a running update. Ignored by "
+                       "rollback while the stack has a deployment in progress: that lock is live")  # fmt: skip
         p.add_argument("--verify-timeout", type=float, default=300.0, metavar="SECONDS",
                        help="how long verification waits for ECS and target health (default 300)")  # fmt: skip
 
@@ -166,8 +168,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stack's ECR repository and that no update holds the lock, records an audit intent, sets "
         "deplight:image_tag (and schema_version) with release.kind=deploy, runs `pulumi up` with "
         "the policy pack and the message 'deploy: SHA', then verifies that ECS runs it, every "
-        "target is healthy and a preview shows no changes. Exit 0 ok, 1 failed/refused, 2 bad "
-        "input."),
+        "target is healthy and a preview that first refreshes from AWS shows no changes. Exit 0 "
+        "ok, 1 failed/refused, 2 bad input."),
     )  # fmt: skip
     _common(dep, release=True)
     dep.add_argument("--image-tag", required=True, metavar="SHA",
@@ -191,9 +193,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     rb.add_argument("--to", metavar="TAG", help="image tag to return to (must have succeeded in "
                     "this stack; default: the newest known-good before the current)")  # fmt: skip
     rb.add_argument("--auto", action="store_true",
-                    help="CI after a failed deploy: act only if the last update is a failed "
-                    "deploy (or failed its verification) not yet handled; never roll back a "
-                    "rollback; exit 0 with 'nothing to do because ...' otherwise")  # fmt: skip
+                    help="CI after a failed deploy: act only if the last update's own message "
+                    "says 'deploy: SHA' and it failed (or failed its verification) and was not yet "
+                    "handled; never roll back a rollback; exit 0 with 'nothing to do because ...' "
+                    "otherwise")  # fmt: skip
     rb.add_argument("--confirm", metavar=CONFIRM_PROD,
                     help=f"required when deplight:tier is production: the exact text {CONFIRM_PROD}")  # fmt: skip
     rb.add_argument("--yes", action="store_true",
