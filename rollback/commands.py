@@ -571,8 +571,7 @@ def rollback(
     message = f"rollback: {current} -> {target_tag} ({reason})"
     label = f"rollback {name}"
     after = ReleaseConfig(target_tag, record["to_schema"], "rollback")
-    on_blue: str | None = None
-    """What the fast path did, once traffic is back on the task set that served before."""
+    on_blue: str | None = None  # what the fast path did, once traffic is back on blue
     try:
         if holders and active is not None:
             if opts.cancel_stale:
@@ -598,8 +597,9 @@ def rollback(
                                         opts=opts, env=env)  # fmt: skip
     except DeplightError as exc:
         run = Run(ok=False, error=str(exc), config=f"unchanged ({current})")
-    if on_blue is not None and not run.ok:
-        # Stopping the deployment changed what serves: this is a failure, never a refusal.
+    if on_blue is not None and not run.ok and not run.engine_ran:
+        # Stopping the deployment changed what serves: a failure, never a refusal. (Once the
+        # engine ran, its own release moved traffic again, so the note would no longer hold.)
         run.refused = False
         run.error = (f"{run.error} (traffic is already back on the task set that served before "
                      f"the stopped release: {on_blue})")  # fmt: skip

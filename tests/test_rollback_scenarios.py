@@ -467,6 +467,20 @@ def test_auto_never_stops_a_release_in_progress(aws_endpoint: str, tmp_path: Pat
     assert rig.fake.ops() == [] and rig.tag == C
 
 
+def test_after_the_lock_clears_a_failed_verification_claims_nothing_about_blue(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    """Once the rollback's own `up` ran, traffic is wherever that release put it: the failure
+    reports what verification found, not where the fast path had left traffic."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=10)
+    rig.fake.drift = True
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True)
+    with stub:
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="5xx")
+    assert result.status == "failed" and "preview expects changes" in result.summary
+    assert "traffic is already back" not in result.summary and rig.tag == B
+
+
 def test_intent_is_recorded_before_the_fast_path_acts(aws_endpoint: str, tmp_path: Path) -> None:
     """The process dies while it waits for the lock: the intent record is there, no outcome."""
     rig = _deploying_c(aws_endpoint, tmp_path, ends_after=None)
