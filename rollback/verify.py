@@ -4,7 +4,8 @@
 release, read with boto3: the service's primary deployment (rolling) or primary task set
 (CodeDeploy) runs a task definition whose container image is ``<repository>:<tag>``; its running
 count equals its desired count; the service's desired count lies within its autoscaling range
-(Pulumi ignores ``desiredCount``, so a change made outside Pulumi and autoscaling shows only here);
+(Pulumi ignores ``desiredCount``, so a desired count set by hand outside that range shows only
+here);
 every target still serving in its target group is healthy. Those are polled until they hold or the
 timeout passes.
 
