@@ -1,5 +1,6 @@
 """The boto3 calls of the release commands: ECR images, CodeDeploy deployments, ECS service state,
-target health. Read-only except :func:`stop_with_rollback`.
+target health, the autoscaling range. Read-only except :func:`stop_with_rollback` and
+:func:`stop_service_deployment`.
 
 Every client honours ``DEPLIGHT_AWS_ENDPOINT_URL`` (one endpoint for all services, e.g. a moto or
 LocalStack server); without it boto3 resolves real AWS endpoints from the region as usual.
@@ -320,6 +321,8 @@ class ServiceState:
     desired: int
     target_groups: tuple[str, ...]
     controller: str
+    service_desired: int = 0
+    """The service's own ``desiredCount``: what autoscaling (or anyone with ECS access) set."""
 
 
 def service_state(ecs: Any, cluster: str, service: str) -> ServiceState | None:
@@ -340,6 +343,7 @@ def service_state(ecs: Any, cluster: str, service: str) -> ServiceState | None:
                 if "targetGroupArn" in lb
             ),  # fmt: skip
             controller=controller,
+            service_desired=int(svc.get("desiredCount", 0)),
         )
     deployment = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), {})
     return ServiceState(
@@ -350,7 +354,21 @@ def service_state(ecs: Any, cluster: str, service: str) -> ServiceState | None:
             lb["targetGroupArn"] for lb in svc.get("loadBalancers", []) if "targetGroupArn" in lb
         ),  # fmt: skip
         controller=controller,
+        service_desired=int(svc.get("desiredCount", 0)),
     )
+
+
+def scaling_range(autoscaling: Any, cluster: str, service: str) -> tuple[int, int] | None:
+    """``(min, max)`` of the service's Application Auto Scaling target, ``None`` when none is
+    registered. The program registers one next to the service; autoscaling owns the desired count
+    within it (Pulumi ignores ``desiredCount``)."""
+    targets = autoscaling.describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[f"service/{cluster}/{service}"],
+        ScalableDimension="ecs:service:DesiredCount",
+    ).get("ScalableTargets", [])  # fmt: skip
+    if not targets:
+        return None
+    return int(targets[0]["MinCapacity"]), int(targets[0]["MaxCapacity"])
 
 
 def container_image(ecs: Any, task_definition: str, container: str) -> str | None:

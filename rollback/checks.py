@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.settings import Tier
+from rollback.audit import describe
 from rollback.errors import LockHolder
-from rollback.releases import Kind, ReleaseLog, Update, iso
+from rollback.releases import DEPLOY_PREFIX, Kind, ReleaseLog, Update, iso
 
 CONFIRM_PROD = "ROLLBACK-PROD"
 
@@ -148,10 +149,46 @@ def check_confirmation(tier: Tier, confirm: str | None, yes: bool) -> Check:
     )  # fmt: skip
 
 
-def check_lock(holders: Sequence[LockHolder], cancel_stale: bool) -> Check:
+def rollback_in_progress(log: ReleaseLog, records: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why the update that holds the lock looks like a deplight rollback, or ``None``: the newest
+    audit record is a rollback without an outcome (a later deploy would have written a newer
+    one), or the backend lists an in-progress update whose message is a rollback's."""
+    newest = records[0] if records else None
+    if newest is not None and "result" not in newest and newest.get("operation") == "rollback":
+        return f"the newest audit record is a rollback without an outcome ({describe(newest)})"
+    latest = log.latest
+    if latest is not None and latest.result == "in-progress" and (
+        latest.recorded_kind is Kind.ROLLBACK
+    ):
+        return f"update {latest.id} ({latest.message!r}) is a rollback in progress"
+    return None
+
+
+def check_lock(holders: Sequence[LockHolder], cancel_stale: bool, *,
+               deployment: str | None = None, wait_s: float = 0,
+               keep_running: str | None = None) -> Check:  # fmt: skip
+    """``deployment`` describes a CodeDeploy (or ECS) deployment of this stack that is in
+    progress: then the lock belongs to the update releasing it, and a rollback does not need the
+    lock to stop it. The lock is live, so it is waited for, never cancelled. ``keep_running``
+    says why that deployment must not be stopped (it is itself a rollback, or this is ``--auto``):
+    then the lock is refused as any other, also with ``--cancel-stale``."""
     if not holders:
         return Check("no-update-running", True, "the stack is not locked")
     who = "; ".join(h.describe() for h in holders)
+    if deployment and keep_running:
+        return Check(
+            "no-update-running", False,
+            f"locked by {who} while {deployment} is in progress, and it is not stopped because "
+            f"{keep_running}. Wait for that update to end",
+        )  # fmt: skip
+    if deployment:
+        return Check(
+            "no-update-running", True,
+            f"locked by {who} while {deployment} is in progress: the fast path stops that "
+            f"deployment through AWS (no lock needed), then waits up to {wait_s:g} s for the "
+            "update holding the lock to end before it reverts the config; the lock is never "
+            "removed",
+        )  # fmt: skip
     if cancel_stale:
         return Check(
             "no-update-running", True, f"stale lock of {who} will be cancelled (--cancel-stale)"
@@ -175,12 +212,18 @@ HANDLED_RESULTS = (None, "succeeded", "failed")
 
 def auto_decision(log: ReleaseLog, records: Sequence[Mapping[str, Any]]) -> AutoDecision:
     """Whether ``rollback --auto`` (CI, after a failed deploy) should act. ``records`` are the audit
-    records that mention the latest update (as its ``update_id`` or ``handles_update``)."""
+    records that mention the latest update (as its ``update_id`` or ``handles_update``).
+
+    It acts only on a failed deplight deploy, and judges that by what the update records itself
+    (its message, :attr:`~rollback.releases.Update.recorded_kind`), never by the
+    ``deplight:release.kind`` config: that outlives the release that set it, so a failed
+    ``pulumi up`` run by hand would otherwise count as a failed deploy."""
     latest = log.latest
     if latest is None:
         return AutoDecision(False, "the stack has no update in its history")
     what = f"the last update ({latest.id}, {latest.message!r}, {latest.result})"
-    if latest.kind is Kind.ROLLBACK:
+    kind = latest.recorded_kind
+    if kind is Kind.ROLLBACK:
         return AutoDecision(False, f"{what} was itself a rollback; a rollback is never rolled back")
     if latest.result == "in-progress":
         return AutoDecision(False, f"{what} is still running")
@@ -190,9 +233,11 @@ def auto_decision(log: ReleaseLog, records: Sequence[Mapping[str, Any]]) -> Auto
     )  # fmt: skip
     if latest.result == "succeeded" and not verification_failed:
         return AutoDecision(False, f"{what} succeeded and was not found failing verification")
-    if latest.kind is not Kind.DEPLOY:
+    if kind is not Kind.DEPLOY:
         return AutoDecision(
-            False, f"{what} was not a deplight deploy; roll back by hand if the image is at fault"
+            False,
+            f"{what} was not a deplight deploy (its message does not start with "
+            f"'{DEPLOY_PREFIX}'); roll back by hand if the image is at fault",
         )
     for r in records:
         if r.get("handles_update") == latest.id and r.get("result") in HANDLED_RESULTS:

@@ -42,12 +42,16 @@ examples:
 Checks (all run before anything changes; a refusal lists every failing one): the target
 succeeded before in this stack; it is not the current image_tag; its image is still in ECR; no
 release since the target raised schema_version; stacks whose deplight:tier is production need
---confirm {CONFIRM_PROD} or --yes; no other update holds the stack's lock.
+--confirm {CONFIRM_PROD} or --yes; no other update holds the stack's lock, unless that update is
+releasing a deployment the fast path stops (and is not itself a rollback; never with --auto).
 
 Fast path: when the stack's CodeDeploy group has a deployment in progress or in its blue
-termination wait, it is stopped with automatic rollback (traffic back on blue in seconds), then
-the config is reverted and `up` makes state agree. Otherwise image_tag is set to the target and
-`up` runs with release.kind=rollback (all traffic shifts at once).
+termination wait (strategy ecs_bluegreen: an ECS service deployment shifting or baking), it is
+stopped with rollback through AWS, which needs no stack lock: traffic is back on blue in seconds.
+This works while `deplight deploy` still holds the lock waiting for that deployment: its `up`
+then fails, the rollback waits (--lock-timeout) for the lock to clear, never removing it, and
+then sets image_tag to the target and runs `up` so state and config agree. Otherwise image_tag
+is set to the target and `up` runs with release.kind=rollback (all traffic shifts at once).
 """
 
 EPILOG_RELEASES = """\
@@ -120,7 +124,7 @@ def _rollback(args: argparse.Namespace) -> int:
         to=args.to, reason=args.reason, auto=args.auto, confirm=args.confirm, yes=args.yes,
         allow_schema_downgrade=args.allow_schema_downgrade, cancel_stale=args.cancel_stale,
         dry_run=args.dry_run, verify_timeout_s=args.verify_timeout,
-        codedeploy_timeout_s=args.codedeploy_timeout,
+        codedeploy_timeout_s=args.codedeploy_timeout, lock_timeout_s=args.lock_timeout,
     )  # fmt: skip
     return _run(args, lambda stack, aws: rollback(stack, aws, opts))
 
@@ -145,7 +149,8 @@ def _common(p: argparse.ArgumentParser, *, release: bool) -> None:
         )
         p.add_argument("--cancel-stale", action="store_true",
                        help="cancel the stack's lock first: only when the process holding it is "
-                       "gone (a killed CI job); it does not stop a running update")  # fmt: skip
+                       "gone (a killed CI job); it does not stop a running update. Ignored by "
+                       "rollback while the stack has a deployment in progress: that lock is live")  # fmt: skip
         p.add_argument("--verify-timeout", type=float, default=300.0, metavar="SECONDS",
                        help="how long verification waits for ECS and target health (default 300)")  # fmt: skip
 
@@ -163,8 +168,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stack's ECR repository and that no update holds the lock, records an audit intent, sets "
         "deplight:image_tag (and schema_version) with release.kind=deploy, runs `pulumi up` with "
         "the policy pack and the message 'deploy: SHA', then verifies that ECS runs it, every "
-        "target is healthy and a preview shows no changes. Exit 0 ok, 1 failed/refused, 2 bad "
-        "input."),
+        "target is healthy and a preview that first refreshes from AWS shows no changes. Exit 0 "
+        "ok, 1 failed/refused, 2 bad input."),
     )  # fmt: skip
     _common(dep, release=True)
     dep.add_argument("--image-tag", required=True, metavar="SHA",
@@ -188,9 +193,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     rb.add_argument("--to", metavar="TAG", help="image tag to return to (must have succeeded in "
                     "this stack; default: the newest known-good before the current)")  # fmt: skip
     rb.add_argument("--auto", action="store_true",
-                    help="CI after a failed deploy: act only if the last update is a failed "
-                    "deploy (or failed its verification) not yet handled; never roll back a "
-                    "rollback; exit 0 with 'nothing to do because ...' otherwise")  # fmt: skip
+                    help="CI after a failed deploy: act only if the last update's own message "
+                    "says 'deploy: SHA' and it failed (or failed its verification) and was not yet "
+                    "handled; never roll back a rollback; exit 0 with 'nothing to do because ...' "
+                    "otherwise")  # fmt: skip
     rb.add_argument("--confirm", metavar=CONFIRM_PROD,
                     help=f"required when deplight:tier is production: the exact text {CONFIRM_PROD}")  # fmt: skip
     rb.add_argument("--yes", action="store_true",
@@ -199,9 +205,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="allow a target older than a schema_version raise (only when the "
                     "migrations since are backward compatible)")  # fmt: skip
     rb.add_argument("--dry-run", action="store_true",
-                    help="resolve the target, pick the path and run the checks; change nothing")  # fmt: skip
+                    help="resolve the target, pick the path and run the checks; change nothing "
+                    "and record nothing")  # fmt: skip
     rb.add_argument("--codedeploy-timeout", type=float, default=1800.0, metavar="SECONDS",
-                    help="fast path: how long to wait for CodeDeploy's rollback (default 1800)")  # fmt: skip
+                    help="fast path: how long to wait for CodeDeploy's (or ECS's) rollback "
+                    "(default 1800)")  # fmt: skip
+    rb.add_argument("--lock-timeout", type=float, default=600.0, metavar="SECONDS",
+                    help="fast path: how long to wait, once the deployment is stopped, for the "
+                    "update holding the stack's lock to end before the config is reverted "
+                    "(default 600)")  # fmt: skip
     rb.set_defaults(func=_rollback)
 
     rel = sub.add_parser(

@@ -52,9 +52,17 @@ from rollback.checks import (
     check_schema,
     check_target,
     choose_target,
+    rollback_in_progress,
     tier_of,
 )
-from rollback.errors import EXIT_FAILED, EXIT_OK, BadInputError, DeplightError, StackLockedError
+from rollback.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    BadInputError,
+    DeplightError,
+    LockHolder,
+    StackLockedError,
+)
 from rollback.port import StackPort
 from rollback.progress import Progress
 from rollback.releases import (
@@ -339,6 +347,8 @@ class RollbackOptions:
     dry_run: bool = False
     verify_timeout_s: float = 300.0
     codedeploy_timeout_s: float = 1800.0
+    lock_timeout_s: float = 600.0
+    """Fast path: how long to wait for the update holding the stack's lock to end."""
     poll_s: float = 10.0
 
 
@@ -401,6 +411,64 @@ def fast_path(aws: awsapi.Aws, active: Any, opts: RollbackOptions,
     return True, text
 
 
+AUTO_KEEPS_RUNNING = (
+    "--auto never stops a release in progress: the failed deploy it handles has already ended, "
+    "so the lock belongs to another update"
+)
+
+
+def wait_for_unlock(stack: StackPort, label: str, *, deadline: float, poll_s: float,
+                    env: Env) -> list[LockHolder]:  # fmt: skip
+    """Polls the stack's lock holders until there are none (returns ``[]``) or ``deadline`` (on
+    ``env.clock``) passes (returns the holders). Only waits: never removes a lock."""
+    since = env.clock()
+    holders = stack.lock_holders()
+    while holders:
+        waited = _fmt_duration(env.clock() - since)
+        who = "; ".join(h.describe() for h in holders)
+        if env.clock() >= deadline:
+            log.error("%s: still locked after %s by %s", label, waited, who)
+            return holders
+        log.info("%s: waiting for the update holding the lock to end (%s waited, %s left): %s",
+                 label, waited, _fmt_duration(deadline - env.clock()), who)  # fmt: skip
+        env.sleep(poll_s)
+        holders = stack.lock_holders()
+    if env.clock() > since:
+        log.info("%s: the lock is free after %s", label, _fmt_duration(env.clock() - since))
+    return []
+
+
+def release_when_unlocked(stack: StackPort, aws: awsapi.Aws, *, after: ReleaseConfig,
+                          message: str, label: str, opts: RollbackOptions, env: Env) -> Run:  # fmt: skip
+    """After the fast path: waits (up to ``opts.lock_timeout_s``) until no update holds the lock,
+    then sets the config and runs ``up``. When ``up`` still finds the lock taken before its engine
+    runs (``ConcurrentUpdateError``: a backend whose lock holders we cannot list, or a lock taken
+    again in between), :func:`release` puts the config back and this waits again, within the same
+    bound. Never removes a lock; on timeout nothing has been written."""
+    deadline = env.clock() + opts.lock_timeout_s
+    while True:
+        holders = wait_for_unlock(stack, label, deadline=deadline, poll_s=opts.poll_s, env=env)
+        before = read_release_config(stack)  # the update that just ended may have changed it
+        if holders:
+            who = "; ".join(h.describe() for h in holders)
+            return Run(
+                ok=False,
+                error=f"the stack is still locked by {who} after waiting "
+                f"{_fmt_duration(opts.lock_timeout_s)} (--lock-timeout): image_tag was not "
+                "reverted and `up` did not run. Rerun deplight rollback once that update has "
+                "ended; use --cancel-stale only if its process is gone",
+                config=f"unchanged ({before.image_tag}): nothing was written",
+            )  # fmt: skip
+        run = release(
+            stack, aws, before=before, after=after, message=message, label=label,
+            verify_timeout_s=opts.verify_timeout_s, poll_s=opts.poll_s, env=env,
+        )  # fmt: skip
+        if not run.refused or env.clock() >= deadline:
+            return run
+        log.info("%s: `up` found the stack locked (%s); waiting again", label, run.error)
+        env.sleep(opts.poll_s)
+
+
 def rollback(
     stack: StackPort, aws: awsapi.Aws, opts: RollbackOptions, env: Env | None = None
 ) -> Result:
@@ -447,6 +515,10 @@ def rollback(
     target_tag = target.tag if target else opts.to
     log.info("rollback %s: target %s (%s)", name, target_tag, why)
     holders = stack.lock_holders()
+    active = active_deployment(aws, outputs)  # read-only: decides the path
+    keep_running = (
+        AUTO_KEEPS_RUNNING if opts.auto else rollback_in_progress(history, records)
+    ) if holders and active is not None else None  # fmt: skip
     repo = outputs.get(REPOSITORY_NAME)
     found = (
         awsapi.image_exists(aws.client("ecr"), str(repo), target_tag)
@@ -459,12 +531,12 @@ def rollback(
         check_image(found, target_tag),
         check_schema(history, target, cfg.schema_version, opts.allow_schema_downgrade),
         check_confirmation(tier, opts.confirm, opts.yes),
-        check_lock(holders, opts.cancel_stale),
+        check_lock(holders, opts.cancel_stale, deployment=active.describe() if active else None,
+                   wait_s=opts.lock_timeout_s, keep_running=keep_running),  # fmt: skip
     ]
     for check in checks:
         log.info("check %s", check.line())
     refused = [c for c in checks if not c.ok]
-    active = active_deployment(aws, outputs)  # read-only: decides the path
     path = "fast" if active else "slow"
     handle = new_handle(name, "rollback", started)
     record = {
@@ -480,9 +552,14 @@ def rollback(
     )  # fmt: skip
     if refused:
         result.status, result.error = "refused", "; ".join(f"{c.name}: {c.reason}" for c in refused)
-        record_refusal(audit, handle, record, result.error, _elapsed(env, started))
-        result.summary = f"rollback {name}: refused: {result.error}"
         result.duration_s = _elapsed(env, started)
+        if opts.dry_run:  # a dry run records nothing, also when it would be refused
+            result.summary = (
+                f"rollback {name}: would be refused (dry run: nothing recorded): {result.error}"
+            )
+            return result
+        record_refusal(audit, handle, record, result.error, result.duration_s)
+        result.summary = f"rollback {name}: refused: {result.error}"
         return result
     if opts.dry_run:
         result.status, result.exit_code = "dry-run", EXIT_OK
@@ -492,22 +569,40 @@ def rollback(
 
     audit.begin(handle, record)
     message = f"rollback: {current} -> {target_tag} ({reason})"
+    label = f"rollback {name}"
+    after = ReleaseConfig(target_tag, record["to_schema"], "rollback")
+    on_blue: str | None = None  # what the fast path did, once traffic is back on blue
     try:
-        if opts.cancel_stale and holders:
+        if holders and active is not None:
+            if opts.cancel_stale:
+                log.warning("%s: --cancel-stale ignored: the lock belongs to the update releasing "
+                            "%s, a live lock is never removed", label, active.id)  # fmt: skip
+        elif opts.cancel_stale and holders:
             log.warning("cancelling the stale lock of %s", "; ".join(h.describe() for h in holders))
             stack.cancel()
-        if active is not None:
-            stopped, _ = fast_path(aws, active, opts, env)
-            if not stopped:
+        if active is None:
+            run = release(
+                stack, aws, before=cfg, after=after, message=message, label=label,
+                verify_timeout_s=opts.verify_timeout_s, poll_s=opts.poll_s, env=env,
+            )  # fmt: skip
+        else:
+            stopped, text = fast_path(aws, active, opts, env)
+            if stopped:
+                on_blue = text
+            else:
                 path = result.path = "slow"
-        run = release(
-            stack, aws, before=cfg,
-            after=ReleaseConfig(target_tag, record["to_schema"], "rollback"),
-            message=message, label=f"rollback {name}", verify_timeout_s=opts.verify_timeout_s,
-            poll_s=opts.poll_s, env=env,
-        )  # fmt: skip
+            # The `up` that released the stopped deployment fails through the release resource
+            # and then lets go of the lock: wait for that, then make state and config agree.
+            run = release_when_unlocked(stack, aws, after=after, message=message, label=label,
+                                        opts=opts, env=env)  # fmt: skip
     except DeplightError as exc:
         run = Run(ok=False, error=str(exc), config=f"unchanged ({current})")
+    if on_blue is not None and not run.ok and not run.engine_ran:
+        # Stopping the deployment changed what serves: a failure, never a refusal. (Once the
+        # engine ran, its own release moved traffic again, so the note would no longer hold.)
+        run.refused = False
+        run.error = (f"{run.error} (traffic is already back on the task set that served before "
+                     f"the stopped release: {on_blue})")  # fmt: skip
     _finish(audit, handle, _outcome(run, env=env, started=started, path=path))
     return _result_from_run(result, run, env, started, f"{current} -> {target_tag} ({path} path)")
 

@@ -69,8 +69,12 @@ class StackPort(Protocol):
         ...
 
     def preview(
-        self, *, expect_no_changes: bool = False, on_event: EventHandler | None = None
-    ) -> PreviewLike: ...
+        self, *, expect_no_changes: bool = False, refresh: bool = False,
+        on_event: EventHandler | None = None,
+    ) -> PreviewLike:  # fmt: skip
+        """``pulumi preview``; with ``refresh`` the engine first reads every resource in the
+        state back from the cloud, so changes made outside Pulumi show as changes."""
+        ...
 
     def refresh(self, *, on_event: EventHandler | None = None) -> None: ...
 

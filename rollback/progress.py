@@ -1,9 +1,12 @@
 """Live progress of an engine run on stderr, summarised from Automation API engine events.
 
 One line per resource step that changes something (operation, type, name, and when it is done or
-failed), policy violations, warnings and errors, and the release resource's CodeDeploy messages
-(step and traffic percentage), which reach us as diagnostic events. Events are read by attribute
-(``pulumi.automation.EngineEvent``), so this module does not import the SDK.
+failed), policy violations, and the diagnostic events that are not ephemeral (messages the
+program and the providers send to the engine: warnings, errors, infos). The release resource
+logs its CodeDeploy progress with Python's ``logging`` in the provider process, which is not a
+diagnostic event, so those lines do not arrive here; its failure does, as the resource's error.
+Events are read by attribute (``pulumi.automation.EngineEvent``), so this module does not import
+the SDK.
 """
 
 from __future__ import annotations

@@ -92,6 +92,13 @@ class Update:
         return self.is_release and self.result == "succeeded" and self.tag is not None
 
     @property
+    def recorded_kind(self) -> Kind:
+        """What the update itself records: ``deploy``/``rollback`` from its message prefix only,
+        else ``other``. Unlike :attr:`kind` it never falls back to ``deplight:release.kind``, which
+        is stack config and so stays set for every later ``pulumi up`` run by hand."""
+        return classify(self.message, None) if self.operation == "update" else Kind.OTHER
+
+    @property
     def rolled_back_from(self) -> str | None:
         """``<from>`` of a ``rollback: <from> -> <to>`` message."""
         m = _ROLLBACK_MESSAGE.match(self.message)

@@ -46,7 +46,8 @@ def _stderr_of(exc: BaseException) -> str:
 def _error_summary(exc: BaseException, limit: int = 6) -> str:
     """The ``error:`` lines of a failed CLI run, or its last lines when there are none."""
     text = str(exc)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln.strip().removeprefix("stderr: ").removeprefix("stdout: ")
+             for ln in text.splitlines() if ln.strip()]  # fmt: skip
     errors = [ln for ln in lines if "error:" in ln.lower()]
     chosen = errors or [ln for ln in lines if not ln.startswith(("code:", "stdout:", "stderr:"))]
     return " | ".join(chosen[-limit:]) or text.strip()
@@ -160,11 +161,13 @@ class PulumiStack:
         return result
 
     def preview(
-        self, *, expect_no_changes: bool = False, on_event: EventHandler | None = None
-    ) -> PreviewLike:
+        self, *, expect_no_changes: bool = False, refresh: bool = False,
+        on_event: EventHandler | None = None,
+    ) -> PreviewLike:  # fmt: skip
         try:
             result: PreviewLike = self._stack.preview(
                 expect_no_changes=expect_no_changes,
+                refresh=refresh,
                 on_event=on_event,
                 on_output=_debug_output,
                 color="never",

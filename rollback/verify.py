@@ -1,10 +1,19 @@
 """Verification after every deploy and rollback: does AWS run what the stack says?
 
 ``up`` can succeed while ECS has already rolled back on its own (pulumi-aws #4487), so after each
-release: the service's primary deployment (rolling) or primary task set (CodeDeploy) runs a task
-definition whose container image is ``<repository>:<tag>``; its running count equals its desired
-count; every target still serving in its target group is healthy. Those are polled until they hold
-or the timeout passes. Then ``preview(expect_no_changes=True)`` proves state, config and AWS agree.
+release, read with boto3: the service's primary deployment (rolling) or primary task set
+(CodeDeploy) runs a task definition whose container image is ``<repository>:<tag>``; its running
+count equals its desired count; the service's desired count lies within its autoscaling range
+(Pulumi ignores ``desiredCount``, so a desired count set by hand outside that range shows only
+here);
+every target still serving in its target group is healthy. Those are polled until they hold or the
+timeout passes.
+
+Then ``preview(refresh=True, expect_no_changes=True)``: the engine first reads every resource in
+the stack's state back from AWS, then diffs the program and its config against that. No changes
+means the resources Pulumi manages are as the program says, apart from the properties the program
+leaves to others (``ignore_changes``: the desired count, and under CodeDeploy the task definition
+and load balancers). Resources created outside Pulumi are not in the state and are not seen.
 """
 
 from __future__ import annotations
@@ -29,6 +38,8 @@ from rollback.port import StackPort
 from rollback.progress import Progress
 
 log = logging.getLogger(__name__)
+
+REFRESHED = "after reading the stack's resources back from AWS (refresh)"
 
 
 @dataclass
@@ -84,6 +95,18 @@ def aws_state(aws: awsapi.Aws, outputs: Mapping[str, Any], tag: str) -> tuple[li
         diffs.append(f"{state.running} task(s) running, {state.desired} desired")
     else:
         facts.append(f"{state.running}/{state.desired} tasks running")
+    bounds = awsapi.scaling_range(aws.client("application-autoscaling"), cluster, service)
+    wanted = state.service_desired
+    if bounds is None:
+        facts.append(f"desired count {wanted} (no autoscaling target registered: no range to "
+                     "check it against)")  # fmt: skip
+    elif not bounds[0] <= wanted <= bounds[1]:
+        diffs.append(
+            f"ECS service {service} desired count {wanted} is outside its autoscaling range "
+            f"{bounds[0]}-{bounds[1]}: changed outside Pulumi and autoscaling"
+        )
+    else:
+        facts.append(f"desired count {wanted} within the autoscaling range {bounds[0]}-{bounds[1]}")
     groups = list(state.target_groups)
     if not groups and outputs.get(BLUE_TARGET_GROUP_NAME):
         arn = awsapi.target_group_arn(elbv2, outputs[BLUE_TARGET_GROUP_NAME])
@@ -119,16 +142,19 @@ def verify_release(
         log.info("verify: %s", line)
     if diffs:
         return Verification(False, facts, diffs)
-    progress = Progress("verify preview")
+    progress = Progress("verify preview --refresh")
     try:
-        result = stack.preview(expect_no_changes=True, on_event=progress)
+        result = stack.preview(expect_no_changes=True, refresh=True, on_event=progress)
     except DeplightError as exc:
         seen = f" ({'; '.join(progress.changes[:10])})" if progress.changes else ""
-        return Verification(False, facts, [f"preview expects changes{seen}: {exc}"])
+        return Verification(False, facts, [f"preview expects changes{seen} {REFRESHED}: {exc}"])
     changed = {str(getattr(k, "value", k)): n for k, n in (result.change_summary or {}).items()
                if str(getattr(k, "value", k)) != "same" and n}  # fmt: skip
     if changed:
         text = ", ".join(f"{k} {n}" for k, n in sorted(changed.items()))
-        return Verification(False, facts, [f"preview expects changes: {text}"])
-    facts.append("preview: no changes (state, config and AWS agree)")
+        return Verification(False, facts, [f"preview expects changes {REFRESHED}: {text}"])
+    facts.append(
+        "preview --refresh: no changes: the resources in the stack's state, read back from AWS, "
+        "match the program and its config"
+    )
     return Verification(True, facts, [])

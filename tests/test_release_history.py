@@ -17,6 +17,7 @@ from rollback.checks import (
     check_lock,
     check_schema,
     choose_target,
+    rollback_in_progress,
     tier_of,
 )
 from rollback.errors import LockHolder
@@ -201,6 +202,37 @@ def test_lock_check() -> None:
     assert check_lock([holder], True).ok
 
 
+def test_a_lock_held_while_a_deployment_runs_is_waited_for_not_cancelled() -> None:
+    holder = LockHolder("ci@runner", 7)
+    running = "CodeDeploy d-1: InProgress, traffic blue 90%, green 10%"
+    for cancel_stale in (False, True):
+        check = check_lock([holder], cancel_stale, deployment=running, wait_s=600)
+        assert check.ok and "stale" not in check.reason
+        assert f"locked by ci@runner (pid 7) while {running} is in progress" in check.reason
+        assert "waits up to 600 s" in check.reason and "never removed" in check.reason
+    assert check_lock([], False, deployment=running).reason == "the stack is not locked"
+    kept = check_lock([holder], True, deployment=running, keep_running="it is a rollback")
+    assert not kept.ok and "not stopped because it is a rollback. Wait" in kept.reason
+
+
+def test_a_rollback_in_progress_is_recognised() -> None:
+    log = build_log([dep(A, 1), dep(B, 2)])
+    assert rollback_in_progress(log, []) is None
+    deploying = {"operation": "deploy", "from_tag": B, "to_tag": C, "who": "ci"}
+    assert rollback_in_progress(log, [deploying]) is None, "a deploy in flight may be stopped"
+    rolling = {"operation": "rollback", "from_tag": B, "to_tag": A, "who": "alice",
+               "trigger": "manual", "started_at": "2024-03-01T15:00:00.000000Z"}  # fmt: skip
+    assert "rollback without an outcome (2024-03-01T15:00:00.000000Z rollback" in str(
+        rollback_in_progress(log, [rolling, deploying])
+    )
+    crashed_then_deploy = [deploying, rolling]  # newest first: the deploy came after
+    assert rollback_in_progress(log, crashed_then_deploy) is None
+    finished = {**rolling, "result": "succeeded"}
+    assert rollback_in_progress(log, [finished]) is None
+    cloud = build_log([dep(A, 1), rb(B, A, 2, result="in-progress")])
+    assert "is a rollback in progress" in str(rollback_in_progress(cloud, []))
+
+
 # -- --auto ---------------------------------------------------------------------------------------
 
 
@@ -236,6 +268,23 @@ def test_auto_nothing_to_do_after_success_or_foreign_updates() -> None:
     assert latest is not None
     failed_check = {"update_id": latest.id, "operation": "deploy", "result": "failed"}
     assert auto_decision(verification, [failed_check]).act
+
+
+def test_auto_judges_by_the_message_not_by_release_kind_config() -> None:
+    """release.kind stays `deploy` in the stack config after a deploy, so a later `pulumi up` run
+    by hand carries it too: the release log shows it as a deploy, --auto must not."""
+    hand_run = summary(B, message="Merge pull request #12", start=at(3), result="failed",
+                       release_kind="deploy")  # fmt: skip
+    log = build_log([dep(A, 1), dep(B, 2), hand_run])
+    latest = log.latest
+    assert latest is not None
+    assert latest.kind is Kind.DEPLOY and latest.recorded_kind is Kind.OTHER
+    decision = auto_decision(log, [])
+    assert not decision.act and "was not a deplight deploy" in decision.reason
+    after_rollback = summary(A, message="fix alarms", start=at(3), result="failed",
+                             release_kind="rollback")  # fmt: skip
+    decision = auto_decision(build_log([dep(A, 1), after_rollback]), [])
+    assert not decision.act and "was not a deplight deploy" in decision.reason
 
 
 def test_a_release_that_failed_verification_is_not_known_good() -> None:

@@ -244,7 +244,7 @@ def test_the_adapter_passes_only_arguments_the_sdk_accepts(tmp_path: Path) -> No
     """Guards the fake against drifting from ``pulumi.automation.Stack``'s real signatures."""
     fake, stack = make(tmp_path)
     stack.up(message="deploy: abc1234", on_event=Progress("t"))
-    stack.preview(expect_no_changes=True)
+    stack.preview(expect_no_changes=True, refresh=True)
     stack.refresh()
     stack.history(page_size=5, page=1)
     stack.set_config("deplight:schema_version", "3", path=True)
@@ -264,3 +264,16 @@ def test_file_backend_urls() -> None:
     assert file_backend_root("file:///var/state") == Path("/var/state")
     assert file_backend_root("file://~") == Path.home()
     assert file_backend_root("file://~/state?no_tmp_dir=true") == Path.home() / "state"
+
+
+def test_a_cloud_lock_conflict_reads_without_the_cli_stream_names(tmp_path: Path) -> None:
+    """Pulumi Cloud names no lock holder; the error quotes the CLI's line, not `stderr: ...`."""
+    conflict = "error: [409] Conflict: Another update is currently in progress."
+    fake, stack = make(tmp_path)
+    fake.plans.append(UpPlan(
+        raises=ConcurrentUpdateError(CommandResult(stdout="", stderr=conflict, code=255)),
+        engine_runs=False,
+    ))  # fmt: skip
+    with pytest.raises(StackLockedError) as raised:
+        stack.up(message="deploy: abc1234")
+    assert f"stack dev is locked by {conflict}. Wait" in str(raised.value)

@@ -238,6 +238,51 @@ def test_verification_facts_and_differences(aws_endpoint: str, tmp_path: Path) -
     assert not result.ok and env.t == 30 and fake.ops() == []
 
 
+def test_desired_count_changed_outside_pulumi_fails_verification(aws_endpoint: str,
+                                                                 tmp_path: Path) -> None:  # fmt: skip
+    """Pulumi ignores desiredCount (autoscaling owns it), so neither the state nor a refreshing
+    preview sees a service scaled to 0 by hand; the autoscaling range read from AWS does."""
+    world = MotoWorld(aws_endpoint)
+    world.run(A)
+    facts, diffs = aws_state(world.aws, world.outputs(), A)
+    assert "desired count 2 within the autoscaling range 1-4" in facts and diffs == []
+
+    world.ecs.update_service(cluster=world.prefix, service=world.prefix, desiredCount=0)
+    fake = FakeAutoStack("dev", {})
+    env = NoSleep()
+    result = verify_release(adapter(fake, tmp_path), world.aws, world.outputs(), A,
+                            timeout_s=20, poll_s=10, sleep=env.sleep, clock=env.clock)  # fmt: skip
+    assert not result.ok and fake.ops() == [], "the preview runs only once AWS checks pass"
+    assert result.differences == [
+        "ECS service web-dev desired count 0 is outside its autoscaling range 1-4: changed "
+        "outside Pulumi and autoscaling"
+    ]
+
+    world.autoscaling.deregister_scalable_target(
+        ServiceNamespace="ecs", ResourceId="service/web-dev/web-dev",
+        ScalableDimension="ecs:service:DesiredCount",
+    )  # fmt: skip
+    facts, diffs = aws_state(world.aws, world.outputs(), A)
+    assert "desired count 0 (no autoscaling target registered: no range to check it against)" in (
+        facts
+    )
+
+
+def test_verification_preview_refreshes_and_says_what_it_checked(aws_endpoint: str,
+                                                                  tmp_path: Path) -> None:  # fmt: skip
+    world = MotoWorld(aws_endpoint)
+    world.run(A)
+    fake = FakeAutoStack("dev", {})
+    result = verify_release(adapter(fake, tmp_path), world.aws, world.outputs(), A, timeout_s=0)
+    assert result.ok, result.differences
+    assert result.verified[-1] == (
+        "preview --refresh: no changes: the resources in the stack's state, read back from AWS, "
+        "match the program and its config"
+    )
+    [(_, preview)] = [c for c in fake.calls if c[0] == "preview"]
+    assert preview["refresh"] is True and preview["expect_no_changes"] is True
+
+
 def test_unhealthy_targets_fail_verification(aws_endpoint: str) -> None:
     """Stubber for ELBv2 DescribeTargetHealth (API reference, TargetHealthDescription): moto
     reports every registered IP target healthy."""

@@ -40,6 +40,7 @@ A, B = SHA["A"], SHA["B"]
                     "Exit 0 ok, 1 failed/refused, 2 bad"]),
         ("rollback", ["--to TAG", "--auto", "--confirm ROLLBACK-PROD", "--allow-schema-downgrade",
                       "--cancel-stale", "Fast path", "deplight:tier is production",
+                      "--lock-timeout SECONDS", "never removing it",
                       "rollback: FROM -> TO (REASON)"]),
         ("releases", ["--json", "known-good", "no outcome"]),
     ],

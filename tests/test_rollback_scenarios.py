@@ -22,6 +22,7 @@ import pytest
 from botocore.stub import Stubber
 from pulumi.automation import CommandError, CommandResult, ConcurrentUpdateError
 
+from rollback.audit import DynamoAudit, new_handle
 from rollback.aws import Aws
 from rollback.checks import CONFIRM_PROD
 from rollback.commands import (
@@ -237,8 +238,10 @@ def test_lock_taken_during_up_restores_config(aws_endpoint: str, tmp_path: Path)
     assert record["result"] == "refused" and "alice@laptop" in record["error"]
 
 
-def _cd_stubs(stub: Stubber, group: str) -> None:
-    """CodeDeploy of a green deployment in its blue termination wait, stopped with rollback."""
+def _cd_stubs(stub: Stubber, group: str, *, canary: bool = False, stop: bool = True) -> None:
+    """CodeDeploy of a green deployment in its blue termination wait (or, with ``canary``, still
+    shifting: 10% on green), stopped with rollback (unless not ``stop``: found, and nothing
+    more)."""
     now = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
     def info(dep_id: str, status: str, **extra: Any) -> dict[str, Any]:
@@ -272,8 +275,14 @@ def _cd_stubs(stub: Stubber, group: str) -> None:
         {"applicationName": group, "deploymentGroupName": group,
          "includeOnlyStatuses": ["Created", "Queued", "InProgress", "Baking", "Ready"]},
     )  # fmt: skip
-    state("d-GREEN0001", info("d-GREEN0001", "InProgress", instanceTerminationWaitTimeStarted=True),
-          0.0, 100.0, "AfterAllowTraffic")  # fmt: skip
+    if canary:
+        state("d-GREEN0001", info("d-GREEN0001", "InProgress"), 90.0, 10.0, "AllowTraffic")
+    else:
+        state("d-GREEN0001", info("d-GREEN0001", "InProgress",
+                                  instanceTerminationWaitTimeStarted=True),
+              0.0, 100.0, "AfterAllowTraffic")  # fmt: skip
+    if not stop:
+        return
     stub.add_response("stop_deployment", {"status": "Pending", "statusMessage": "Stop requested"},
                       {"deploymentId": "d-GREEN0001", "autoRollbackEnabled": True})  # fmt: skip
     state("d-GREEN0001", info("d-GREEN0001", "Stopped", rollbackInfo={
@@ -304,6 +313,187 @@ def test_fast_path_during_blue_termination_wait(aws_endpoint: str, tmp_path: Pat
     assert "rollback deployment d-ROLLBACK01 succeeded" in progress
     [record] = rig.world.audit()
     assert record["path"] == "fast" and record["result"] == "succeeded"
+
+
+class _DeployEnds(NoSleep):
+    """Time while `deplight deploy` of C holds the lock and waits for its CodeDeploy deployment.
+    Once the rollback has stopped that deployment, the deploy's `up` fails through the release
+    resource: ``after`` seconds into the rollback's waiting, its lock file goes and its failed
+    update appears in the history. ``after=None``: it never ends."""
+
+    def __init__(self, rig: Rig, lock: Path, after: float | None) -> None:
+        super().__init__()
+        self.rig, self.lock, self.after = rig, lock, after
+
+    def _sleep(self, seconds: float) -> None:
+        super()._sleep(seconds)
+        if self.after is not None and self.t >= self.after and self.lock.exists():
+            self.lock.unlink()
+            failed = summary(C, message=f"deploy: {C}", result="failed", release_kind="deploy",
+                             start=datetime.now(UTC) - timedelta(minutes=12))  # fmt: skip
+            self.rig.fake.entries.insert(0, failed)
+
+
+def _deploying_c(aws_endpoint: str, tmp_path: Path, *, ends_after: float | None) -> Rig:
+    """prod, B serving; `deplight deploy` of C set image_tag=C and release.kind=deploy and holds
+    the lock (ci@runner-7, pid 4242) while its deployment runs."""
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
+              image_tag=C, running=B, codedeploy=True)  # fmt: skip
+    rig.fake.config["deplight:release"] = {"kind": "deploy"}
+    lock = write_lock(rig.state, "prod", who="ci", host="runner-7", pid=4242)
+    rig.env = _DeployEnds(rig, lock, ends_after)
+    return rig
+
+
+def _stubbed_codedeploy(rig: Rig, aws_endpoint: str, *, canary: bool,
+                        stop: bool = True) -> Stubber:  # fmt: skip
+    cd = boto3.client("codedeploy", region_name=REGION, endpoint_url=aws_endpoint)
+    stub = Stubber(cd)
+    _cd_stubs(stub, "web-prod", canary=canary, stop=stop)
+    rig.aws = Aws(REGION, endpoint_url=aws_endpoint, clients={"codedeploy": cd})
+    return stub
+
+
+CLOUD_CONFLICT = "error: [409] Conflict: Another update is currently in progress."
+
+
+def test_fast_path_while_the_deploy_holds_the_lock(aws_endpoint: str, tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """docs/rollback.md, "Rollback during a release": the canary of C is at 10% while its deploy
+    holds the lock. The rollback stops the deployment through CodeDeploy (no lock needed), waits
+    for the deploy's `up` to end, never removing its lock (even with --cancel-stale), and then
+    reverts the config and runs `up`. Its first `up` still finds the stack locked
+    (ConcurrentUpdateError, as Pulumi Cloud answers while its lock is held): the config is put
+    back and it waits again."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=10)
+    rig.fake.plans.append(UpPlan(
+        raises=ConcurrentUpdateError(CommandResult(stdout="", stderr=CLOUD_CONFLICT, code=255)),
+        engine_runs=False,
+    ))  # fmt: skip
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True)
+    with stub, caplog.at_level(logging.INFO):
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="5xx in the canary", cancel_stale=True)
+        stub.assert_no_pending_responses()
+
+    assert result.status == "succeeded" and result.path == "fast", result.summary
+    assert rig.tag == B and rig.fake.config["deplight:release"] == {"kind": "rollback"}
+    assert "cancel" not in rig.fake.ops(), "a live lock is never removed"
+    assert rig.fake.ops() == [
+        "set_config", "set_config", "up",  # the lock was still held: nothing ran ...
+        "set_config", "set_config",  # ... and the config was put back
+        "set_config", "set_config", "up", "preview",
+    ]  # fmt: skip
+    assert [kw["message"] for kw in rig.ups()] == [f"rollback: {C} -> {B} (5xx in the canary)"] * 2
+    lock_check = next(c for c in result.checks if c.name == "no-update-running")
+    assert lock_check.ok and "locked by ci@runner-7 (pid 4242" in lock_check.reason
+    assert "while CodeDeploy d-GREEN0001: InProgress" in lock_check.reason
+    text = caplog.text
+    assert "--cancel-stale ignored: the lock belongs to the update releasing d-GREEN0001" in text
+    assert "traffic blue 90%, green 10%" in text
+    assert "rollback deployment d-ROLLBACK01 succeeded" in text
+    assert "waiting for the update holding the lock to end (0s waited, 10m00s left)" in text
+    assert "the lock is free after 10s" in text
+    assert "`up` found the stack locked" in text and "[409] Conflict" in text
+    [record] = rig.world.audit()
+    assert (record["path"], record["result"], record["from_tag"], record["to_tag"]) == (
+        "fast", "succeeded", C, B)  # fmt: skip
+    assert lock_check.line() in record["checks"]
+
+
+def test_fast_path_when_the_lock_never_clears(aws_endpoint: str, tmp_path: Path) -> None:
+    """The deployment is stopped and traffic is back on blue, but the update holding the lock
+    does not end within --lock-timeout: a failure that says so, the config untouched."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=None)
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True)
+    with stub:
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="5xx", lock_timeout_s=60)
+        stub.assert_no_pending_responses()
+
+    assert result.status == "failed" and result.exit_code == 1 and result.path == "fast"
+    summary_ = result.summary
+    assert "still locked by ci@runner-7 (pid 4242" in summary_ and "after waiting 1m00s" in summary_
+    assert "image_tag was not reverted and `up` did not run" in summary_
+    assert ("traffic is already back on the task set that served before the stopped release: "
+            "rollback deployment d-ROLLBACK01 succeeded") in summary_  # fmt: skip
+    assert f"config unchanged ({C}): nothing was written" in summary_
+    assert rig.tag == C and rig.fake.config["deplight:release"] == {"kind": "deploy"}
+    assert rig.fake.ops() == [] and rig.env.lock.exists() and rig.env.t == 60
+    [record] = rig.world.audit()
+    assert (record["result"], record["path"]) == ("failed", "fast")
+    assert "still locked" in record["error"] and "traffic is already back" in record["error"]
+    assert record["config"] == f"unchanged ({C}): nothing was written"
+
+
+def test_a_rollback_in_progress_is_not_stopped_by_another(aws_endpoint: str,
+                                                         tmp_path: Path) -> None:  # fmt: skip
+    """The lock and the deployment belong to a rollback that alice started (its audit intent is the
+    newest record, without an outcome): a second rollback must not stop it (traffic would go back
+    to the release she is leaving). Nothing is stopped, nothing is written but the refusal."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=None)
+    DynamoAudit(rig.aws.client("dynamodb"), rig.world.table, "prod").begin(
+        new_handle("prod", "rollback", datetime.now(UTC) - timedelta(minutes=2)),
+        {"operation": "rollback", "who": "alice", "trigger": "manual", "from_tag": C,
+         "to_tag": B, "path": "slow"},
+    )  # fmt: skip
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True, stop=False)
+    with stub:
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="5xx", cancel_stale=True)
+        stub.assert_no_pending_responses()
+
+    assert result.status == "refused" and result.exit_code == 1
+    assert "no-update-running: locked by ci@runner-7 (pid 4242" in result.summary
+    assert "it is not stopped because the newest audit record is a rollback without an outcome" in (
+        result.summary
+    )
+    assert f"{C} -> {B} by alice (manual): started, no outcome" in result.summary
+    assert rig.fake.ops() == [] and rig.env.lock.exists()
+    assert [r.get("result") for r in rig.world.audit()] == [None, "refused"]
+
+
+def test_auto_never_stops_a_release_in_progress(aws_endpoint: str, tmp_path: Path) -> None:
+    """CI's automatic rollback runs after the failed deploy's workflow ended, so a lock held
+    now belongs to another update: refused as before, deployment left alone."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=None)
+    rig.fake.entries.insert(0, summary(C, message=f"deploy: {C}", result="failed",
+                                       start=hours(3), release_kind="deploy"))  # fmt: skip
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True, stop=False)
+    with stub:
+        result = rig.rollback(auto=True, yes=True)
+        stub.assert_no_pending_responses()
+
+    assert result.status == "refused" and "--auto never stops a release in progress" in (
+        result.summary
+    )
+    assert rig.fake.ops() == [] and rig.tag == C
+
+
+def test_after_the_lock_clears_a_failed_verification_claims_nothing_about_blue(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    """Once the rollback's own `up` ran, traffic is wherever that release put it: the failure
+    reports what verification found, not where the fast path had left traffic."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=10)
+    rig.fake.drift = True
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True)
+    with stub:
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="5xx")
+    assert result.status == "failed" and "preview expects changes" in result.summary
+    assert "traffic is already back" not in result.summary and rig.tag == B
+
+
+def test_intent_is_recorded_before_the_fast_path_acts(aws_endpoint: str, tmp_path: Path) -> None:
+    """The process dies while it waits for the lock: the intent record is there, no outcome."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=None)
+
+    def killed(seconds: float) -> None:
+        raise SimulatedCrash()
+
+    rig.env.sleep = killed
+    stub = _stubbed_codedeploy(rig, aws_endpoint, canary=True)
+    with stub, pytest.raises(SimulatedCrash):
+        rig.rollback(confirm=CONFIRM_PROD, reason="5xx")
+    [record] = rig.world.audit()
+    assert "result" not in record and record["path"] == "fast" and record["to_tag"] == B
 
 
 def _failed_deploy_history() -> list[Any]:
@@ -361,6 +551,26 @@ def test_auto_after_a_failed_rollback_is_a_no_op(aws_endpoint: str, tmp_path: Pa
     assert rig.fake.ops() == [] and rig.world.audit() == []
 
 
+def test_auto_ignores_a_failed_hand_run_up(aws_endpoint: str, tmp_path: Path) -> None:
+    """An operator's `pulumi up` (the CLI's message is the commit's, not `deploy: ...`) fails
+    while the stack config still says release.kind=deploy from the last deploy: B is healthy,
+    so --auto must not roll it back."""
+    history = [
+        summary(B, message="Merge pull request #12 from team/alarms", start=hours(3),
+                result="failed", release_kind="deploy"),
+        *two_releases(),
+    ]  # fmt: skip
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=history,
+              image_tag=B)  # fmt: skip
+    rig.fake.config["deplight:release"] = {"kind": "deploy"}
+    result = rig.rollback(auto=True, yes=True)
+
+    assert result.status == "nothing-to-do" and result.exit_code == 0, result.summary
+    assert "nothing to do because" in result.summary
+    assert "was not a deplight deploy" in result.summary and "deploy:" in result.summary
+    assert rig.tag == B and rig.fake.ops() == [] and rig.world.audit() == []
+
+
 def test_auto_acts_when_a_deploy_failed_its_verification(aws_endpoint: str, tmp_path: Path) -> None:
     rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
     rig.fake.on_up = None  # up "succeeds" but ECS keeps running B (it rolled back on its own)
@@ -415,11 +625,44 @@ def test_drift_after_release_fails_verification(aws_endpoint: str, tmp_path: Pat
     assert "update aws:ecs/service:Service web-service" in result.summary
 
 
+def test_a_change_made_outside_pulumi_fails_verification(aws_endpoint: str, tmp_path: Path) -> None:
+    """The state still matches the program, but someone changed a resource in AWS: only a preview
+    that refreshes (reads the resources back from AWS) sees it, and verification runs one."""
+    rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
+    rig.fake.changed_outside = [("aws:lb/targetGroup:TargetGroup", "web-blue")]
+    result = rig.rollback()
+
+    assert result.exit_code == 1 and result.status == "failed", result.summary
+    assert "preview expects changes (update aws:lb/targetGroup:TargetGroup web-blue)" in (
+        result.summary
+    )
+    assert "reading the stack's resources back from AWS (refresh)" in result.summary
+    [preview] = [kw for name, kw in rig.fake.calls if name == "preview"]
+    assert preview["refresh"] is True and preview["expect_no_changes"] is True
+    [record] = rig.world.audit()
+    assert record["result"] == "failed" and "web-blue" in record["error"]
+
+
 def test_dry_run_changes_nothing(aws_endpoint: str, tmp_path: Path) -> None:
     rig = Rig(aws_endpoint, tmp_path, history=two_releases(), image_tag=B)
     result = rig.rollback(dry_run=True)
     assert result.status == "dry-run" and f"would roll back {B} -> {A}" in result.summary
     assert rig.fake.ops() == [] and rig.world.audit() == []
+
+
+def test_a_refused_dry_run_records_nothing(aws_endpoint: str, tmp_path: Path) -> None:
+    """docs/rollback.md: a dry run changes nothing and records nothing, also when the real run
+    would be refused (here: a production-tier stack without --confirm)."""
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
+              image_tag=B)  # fmt: skip
+    result = rig.rollback(dry_run=True)
+
+    assert result.status == "refused" and result.exit_code == 1
+    assert "would be refused (dry run: nothing recorded)" in result.summary
+    assert f"--confirm {CONFIRM_PROD}" in result.summary
+    assert rig.fake.ops() == [] and rig.world.audit() == []
+    report = releases_report(rig.stack, rig.aws)
+    assert report["audit"] == [] and "Audit trail: 0 record(s)" in render_releases(report)
 
 
 # -- deploy ---------------------------------------------------------------------------------------
@@ -526,16 +769,14 @@ class _SplitEcs:
         return getattr(self.stubbed if name in self.STUBBED else self.real, name)
 
 
-def test_fast_path_for_ecs_bluegreen_during_bake_time(aws_endpoint: str, tmp_path: Path,
-                                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
-    """Strategy ecs_bluegreen: ListServiceDeployments finds the deployment still baking,
-    StopServiceDeployment(stopType=ROLLBACK) stops it, DescribeServiceDeployments reports the
-    rollback done. moto lacks these three calls: Stubber responses are shaped as in the ECS API
-    reference."""
-    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
-              image_tag=B)  # fmt: skip
+ECS_DEPLOYMENT = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-prod/web-prod/AbCdEf0123"
+
+
+def _ecs_bake_stubs(rig: Rig, aws_endpoint: str) -> Stubber:
+    """Strategy ecs_bluegreen: a service deployment of web-prod baking, stopped with rollback,
+    rolled back (ListServiceDeployments, DescribeServiceDeployments, StopServiceDeployment)."""
     rig.fake.stack_outputs["deploy_strategy"] = "ecs_bluegreen"
-    arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-prod/web-prod/AbCdEf0123"
+    arn = ECS_DEPLOYMENT
     real = boto3.client("ecs", region_name=REGION, endpoint_url=aws_endpoint)
     stubbed = boto3.client("ecs", region_name=REGION, endpoint_url=aws_endpoint)
     stub = Stubber(stubbed)
@@ -560,6 +801,18 @@ def test_fast_path_for_ecs_bluegreen_during_bake_time(aws_endpoint: str, tmp_pat
         {"serviceDeploymentArns": [arn]},
     )
     rig.aws = Aws(REGION, endpoint_url=aws_endpoint, clients={"ecs": _SplitEcs(real, stubbed)})
+    return stub
+
+
+def test_fast_path_for_ecs_bluegreen_during_bake_time(aws_endpoint: str, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Strategy ecs_bluegreen: ListServiceDeployments finds the deployment still baking,
+    StopServiceDeployment(stopType=ROLLBACK) stops it, DescribeServiceDeployments reports the
+    rollback done. moto lacks these three calls: Stubber responses are shaped as in the ECS API
+    reference."""
+    rig = Rig(aws_endpoint, tmp_path, stack="prod", tier="production", history=two_releases(),
+              image_tag=B)  # fmt: skip
+    stub = _ecs_bake_stubs(rig, aws_endpoint)
     with stub, caplog.at_level(logging.INFO):
         result = rig.rollback(confirm=CONFIRM_PROD, reason="bake alarm")
         stub.assert_no_pending_responses()
@@ -595,3 +848,23 @@ def test_ecs_fast_path_falls_back_when_the_deployment_already_finished(
         result = rig.rollback(reason="bad")
     assert result.status == "succeeded" and result.path == "slow", result.summary
     assert rig.tag == A
+
+
+def test_ecs_fast_path_while_the_deploy_holds_the_lock(aws_endpoint: str, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """ecs_bluegreen: `up` waits for ECS's own blue/green while holding the lock.
+    StopServiceDeployment(ROLLBACK) needs no lock; then the rollback waits for that `up` to end."""
+    rig = _deploying_c(aws_endpoint, tmp_path, ends_after=30)
+    stub = _ecs_bake_stubs(rig, aws_endpoint)
+    with stub, caplog.at_level(logging.INFO):
+        result = rig.rollback(confirm=CONFIRM_PROD, reason="bake alarm")
+        stub.assert_no_pending_responses()
+
+    assert result.status == "succeeded" and result.path == "fast", result.summary
+    assert rig.tag == B and rig.fake.ops() == ["set_config", "set_config", "up", "preview"]
+    assert "while ECS service deployment AbCdEf0123: IN_PROGRESS, BAKE_TIME" in caplog.text
+    assert "service deployment AbCdEf0123 rolled back" in caplog.text
+    # ECS's rollback took one 10 s poll; the deploy's `up` ended 30 s in: 20 s of waiting
+    assert "the lock is free after 20s" in caplog.text and rig.env.t == 30
+    [record] = rig.world.audit()
+    assert (record["path"], record["result"]) == ("fast", "succeeded")

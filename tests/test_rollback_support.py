@@ -6,9 +6,9 @@
   events), raises the SDK's own errors, pages history like the CLI (10 entries without
   ``page_size``), and records every call.
 - :class:`MotoWorld` is the AWS side of a stack on a moto server over HTTP on 127.0.0.1: the ECR
-  repository and images, the ECS cluster/service/task definitions, the target group and its
-  targets, the DynamoDB audit table (the key schema of ``components.outputs``) and the CodeDeploy
-  application and group.
+  repository and images, the ECS cluster/service/task definitions, the service's Application Auto
+  Scaling target, the target group and its targets, the DynamoDB audit table (the key schema of
+  ``components.outputs``) and the CodeDeploy application and group.
 """
 
 from __future__ import annotations
@@ -173,6 +173,9 @@ class FakeAutoStack:
     on_up: Callable[[dict[str, Any]], None] | None = None
     """Called with the config of a succeeding ``up``: makes AWS look released (MotoWorld)."""
     drift: bool = False
+    changed_outside: list[tuple[str, str]] = field(default_factory=list)
+    """``(type, name)`` of resources changed outside Pulumi: the state still matches the program,
+    so only a preview with ``refresh`` (which reads them back from the cloud) sees the change."""
     unwritable: frozenset[str] = frozenset()
     """Config keys whose ``config set`` fails (e.g. a read-only stack file)."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -262,10 +265,14 @@ class FakeAutoStack:
     def preview(self, **kwargs: Any) -> PreviewResult:
         self.calls.append(("preview", {k: v for k, v in kwargs.items() if k not in ("on_event",
                                                                                   "on_output")}))  # fmt: skip
-        if self.drift and kwargs.get("expect_no_changes"):
+        changes = [("aws:ecs/service:Service", "web-service")] if self.drift else []
+        if kwargs.get("refresh"):
+            changes += self.changed_outside
+        if changes and kwargs.get("expect_no_changes"):
             on_event = kwargs.get("on_event") or (lambda e: None)
-            on_event(event(1, resource_pre_event=ResourcePreEvent(
-                step(OpType.UPDATE, "aws:ecs/service:Service", "web-service"))))  # fmt: skip
+            for seq, (type_, name) in enumerate(changes, 1):
+                on_event(event(seq, resource_pre_event=ResourcePreEvent(
+                    step(OpType.UPDATE, type_, name))))  # fmt: skip
             raise CommandError(CommandResult(
                 stdout="", code=255, stderr="error: no changes were expected but changes occurred",
             ))  # fmt: skip
@@ -355,8 +362,10 @@ class MotoWorld:
         client = functools.partial(moto_client, endpoint)
         self.ecr, self.ecs, self.elbv2 = client("ecr"), client("ecs"), client("elbv2")
         self.ddb, self.ec2, self.cd = client("dynamodb"), client("ec2"), client("codedeploy")
+        self.autoscaling = client("application-autoscaling")
         self.aws = Aws(REGION, endpoint_url=endpoint, clients={
-            name: client(name) for name in ("ecr", "ecs", "elbv2", "dynamodb", "codedeploy")
+            name: client(name) for name in ("ecr", "ecs", "elbv2", "dynamodb", "codedeploy",
+                                            "application-autoscaling")
         })  # fmt: skip
         self.repo_uri = self.ecr.create_repository(repositoryName=self.prefix)["repository"][
             "repositoryUri"
@@ -418,6 +427,12 @@ class MotoWorld:
             )  # fmt: skip
         finally:
             os.environ.pop("MOTO_ECS_SERVICE_RUNNING", None)
+        # The program registers the service with Application Auto Scaling (min/max around it).
+        self.autoscaling.register_scalable_target(
+            ServiceNamespace="ecs", ResourceId=f"service/{self.prefix}/{self.prefix}",
+            ScalableDimension="ecs:service:DesiredCount", MinCapacity=1,
+            MaxCapacity=2 * self.desired,
+        )  # fmt: skip
         return str(td)
 
     def on_up(self, config: dict[str, Any]) -> None:

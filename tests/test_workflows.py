@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
+from deplight.ci import DEPLOY_ARTIFACT
 from tests.conftest import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 OIDC_ACTION = "aws-actions/configure-aws-credentials@"
+DOWNLOAD_ACTION = "actions/download-artifact@"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -68,7 +70,14 @@ def test_least_privilege_permissions(path: Path) -> None:
         )
         comments = any("comment-on-pr" in (s.get("with") or {}) for s in steps(job))
         assert (perms.get("pull-requests") == "write") == comments, (path.name, name)
-        allowed = {"contents", "id-token", "pull-requests"}
+        other_run = any(
+            str(s.get("uses", "")).startswith(DOWNLOAD_ACTION) and "run-id" in (s.get("with") or {})
+            for s in steps(job)
+        )  # fmt: skip
+        assert perms.get("actions") == ("read" if other_run else None), (
+            f"{path.name}:{name}: actions: read only to download another run's artifact"
+        )
+        allowed = {"contents", "id-token", "pull-requests", "actions"}
         assert set(perms) <= allowed, (path.name, name, perms)
         assert "write-all" not in str(perms) and perms.get("contents") != "write"
     text = path.read_text()
@@ -99,6 +108,34 @@ def test_deploy_uses_the_tested_ref_mapping_and_gates_prod_with_environments() -
     assert build["with"]["cache-from"].startswith("type=gha")
     assert set(doc["on"]["push"]["branches"]) == {"feature/**", "release/**", "main"}
     assert doc["on"]["push"]["tags"] == ["v*.*.*"]
+
+
+def test_auto_rollback_takes_the_stack_the_failed_run_recorded() -> None:
+    """deploy.yml records the stack before it releases; auto-rollback.yml reads that record from
+    the triggering run (not the run's branch) through the tested helper."""
+    deploy = load(ROOT / ".github" / "workflows" / "deploy.yml")
+    release_steps = steps(deploy["jobs"]["deploy"])
+    names = [s.get("name", s.get("uses", "")) for s in release_steps]
+    record = next(i for i, s in enumerate(release_steps)
+                  if "python -m deplight.ci deploy-record" in s.get("run", ""))  # fmt: skip
+    assert '--stack "$STACK"' in release_steps[record]["run"]
+    upload = release_steps[record + 1]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["with"]["name"] == DEPLOY_ARTIFACT
+    assert upload["with"]["if-no-files-found"] == "error"
+    assert record + 1 < names.index("Release"), "recorded before the release starts"
+
+    auto = load(ROOT / ".github" / "workflows" / "auto-rollback.yml")
+    decide = steps(auto["jobs"]["decide"])
+    download = next(s for s in decide if str(s.get("uses", "")).startswith(DOWNLOAD_ACTION))
+    assert download["with"]["name"] == DEPLOY_ARTIFACT
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    assert download["with"]["github-token"] == "${{ github.token }}"
+    assert download["continue-on-error"] is True, "a missing artifact is handled by the helper"
+    runs = " ".join(s.get("run", "") for s in decide)
+    assert f"python -m deplight.ci stack-from-artifact --dir {download['with']['path']}" in runs
+    text = (ROOT / ".github" / "workflows" / "auto-rollback.yml").read_text()
+    assert "head_branch" not in text and "env-for-ref" not in text
 
 
 def test_auto_rollback_runs_only_after_a_failed_deploy() -> None:
