@@ -16,7 +16,6 @@ from __future__ import annotations
 import enum
 import ipaddress
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +40,11 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
 )  # fmt: skip
+
+# The subnet layout: 2**3 = 8 per-AZ slots in each half of the VPC (az_count is at most 6), and
+# no subnet smaller than a /27.
+SUBNET_SLOT_BITS = 3
+MIN_SUBNET_PREFIX = 27
 
 IMAGE_TAG_RE = re.compile(r"^[0-9a-f]{7,40}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -182,9 +186,20 @@ class NetworkSettings:
 
     @property
     def subnet_prefix(self) -> int:
-        """Prefix length of every subnet: the VPC split into 2 * az_count equal subnets."""
+        """Prefix length of every subnet, from the VPC CIDR alone (never from ``az_count``).
+
+        The fixed layout (see ``components.network.subnet_cidrs``): the VPC is halved, public
+        below and private above, and each half is cut into 8 per-AZ slots; a /24 VPC gets 4 slots
+        per half instead, so that no subnet is smaller than /27.
+        """
         net = ipaddress.ip_network(self.cidr, strict=False)
-        return net.prefixlen + math.ceil(math.log2(2 * self.az_count))
+        return min(net.prefixlen + 1 + SUBNET_SLOT_BITS, MIN_SUBNET_PREFIX)
+
+    @property
+    def az_slots(self) -> int:
+        """How many AZs the fixed layout has room for in this VPC (8, or 4 in a /24)."""
+        net = ipaddress.ip_network(self.cidr, strict=False)
+        return int(2 ** (self.subnet_prefix - net.prefixlen - 1))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -645,11 +660,11 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     nw.int_("flow_logs_retention_days", check=_retention)
     if "cidr" in nw.values and "az_count" in nw.values:
         probe = NetworkSettings(cidr=nw.values["cidr"], az_count=nw.values["az_count"])
-        if probe.subnet_prefix > 27:
+        if probe.az_count > probe.az_slots:
             nw.error(
                 "cidr",
                 f"room for {2 * probe.az_count} subnets of at least /27 "
-                f"(this CIDR gives /{probe.subnet_prefix})",
+                f"(this CIDR has room for {probe.az_slots} AZs of /{probe.subnet_prefix} subnets)",
                 probe.cidr,
             )
 
