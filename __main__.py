@@ -17,7 +17,7 @@ from components.observability import (
     ServiceLogsArgs,
     rollback_alarm_names,
 )
-from components.settings import SettingsError, Strategy, load_settings
+from components.settings import SettingsError, Strategy, Tier, load_settings
 
 try:
     settings = load_settings()
@@ -57,6 +57,8 @@ service = EcsService(
         rollback_alarm_names=rollback_alarm_names(prefix)
         if settings.deploy.strategy is Strategy.ECS_BLUEGREEN
         else (),
+        # Development stacks are destroyed and recreated; production keeps its release images.
+        ecr_force_delete=settings.tier is Tier.DEVELOPMENT,
     ),
 )
 observability = Observability(

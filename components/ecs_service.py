@@ -279,6 +279,9 @@ class EcsServiceArgs:
     """Its ARN (execution role scope)."""
     rollback_alarm_names: Sequence[str] = ()
     """Strategy ecs_bluegreen: the alarms that stop and roll back a service deployment."""
+    ecr_force_delete: bool = False
+    """Let ``pulumi destroy`` delete the ECR repository together with its images. Development
+    tier only: a production repository holds the images every rollback needs."""
 
 
 class EcsService(pulumi.ComponentResource):
@@ -350,6 +353,8 @@ class EcsService(pulumi.ComponentResource):
                 scan_on_push=True
             ),
             image_tag_mutability="IMMUTABLE" if sv.ecr_immutable_tags else "MUTABLE",
+            # Without it, destroy fails as soon as one image was pushed (RepositoryNotEmpty).
+            force_delete=args.ecr_force_delete,
             encryption_configurations=[
                 aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
             ],

@@ -132,6 +132,22 @@ def test_ecr_repository(stack: str) -> None:
     assert stack != "prod" or expected == "IMMUTABLE"
 
 
+@pytest.mark.parametrize(("stack", "tier", "force"), [
+    ("dev", None, True), ("staging", None, False), ("prod", None, False),
+    ("dev", "production", False), ("prod", "development", True),
+])  # fmt: skip
+def test_ecr_force_delete_only_in_the_development_tier(stack: str, tier: str | None,
+                                                       force: bool) -> None:  # fmt: skip
+    """destroy fails on a repository that holds images unless force_delete is set; only a
+    development stack may lose its images that way, whatever the stack is called."""
+    config = read_stack_config(stack)
+    if tier:
+        config["deplight:tier"] = tier
+    run = run_program(stack, config) if tier else program_run(stack)
+    repo = run.one("aws:ecr/repository:Repository")
+    assert bool(repo.inputs.get("forceDelete")) is force, (run.settings.tier, repo.inputs)
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_task_definition_runs_the_release_image(stack: str) -> None:
     run = program_run(stack)
