@@ -94,7 +94,12 @@ if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
             container_name=service.container_name,
             container_port=service.container_port,
             rollback_alarm_names=observability.rollback_alarm_names,
+            subnet_ids=service.subnet_ids,
+            security_group_ids=service.security_group_ids,
+            assign_public_ip=service.assign_public_ip,
+            platform_version=service.platform_version,
             region=settings.region,
+            aws_profile=settings.aws_profile,
         ),
     )
     serving_task_definition_arn = bluegreen.serving_task_definition_arn

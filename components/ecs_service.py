@@ -26,6 +26,7 @@ from components.settings import (
 )
 
 HTTP_PORT, HTTPS_PORT = 80, 443
+PLATFORM_VERSION = "LATEST"
 XRAY_DAEMON_PORT = 2000
 
 
@@ -222,6 +223,27 @@ def ecs_deployment_configuration(deploy: DeploySettings) -> dict[str, Any]:
     return config
 
 
+def service_ignore_changes(strategy: Strategy) -> list[str]:
+    """What the ECS service leaves to someone else, per strategy (pure).
+
+    ``desiredCount`` always belongs to autoscaling. Under ``codedeploy`` CodeDeploy owns the task
+    definition and the load balancers, and ECS rejects UpdateService changes to the network
+    configuration and the platform version for the CODE_DEPLOY controller: the release's AppSpec
+    carries those (see ``release_provider.render_appspec``). Under ``ecs_bluegreen`` ECS swaps
+    the primary and alternate target groups, so ``loadBalancers`` drifts by design; but it is the
+    ECS controller, whose UpdateService accepts a new network configuration or platform version
+    and rolls it out as a blue/green deployment like any other change, so those stay managed by
+    Pulumi (ignoring them would silently drop a subnet or security group change). ``rolling`` is
+    the ECS controller too.
+    """
+    if strategy is Strategy.CODEDEPLOY:
+        return ["desiredCount", "taskDefinition", "loadBalancers", "networkConfiguration",
+                "platformVersion"]  # fmt: skip
+    if strategy is Strategy.ECS_BLUEGREEN:
+        return ["desiredCount", "loadBalancers"]
+    return ["desiredCount"]
+
+
 def lifecycle_policy(keep_images: int) -> dict[str, Any]:
     """ECR lifecycle: untagged layers go after a day; the newest ``keep_images`` images stay, so a
     rollback target never expires while it is inside the release window."""
@@ -291,7 +313,9 @@ class EcsService(pulumi.ComponentResource):
     registers the new task set, swaps the listeners between the blue and green target groups and
     scales the service. So the service uses the ``CODE_DEPLOY`` controller and ignores changes to
     ``task_definition``, ``load_balancers`` and ``desired_count``, and both listeners ignore
-    ``default_actions``; otherwise every ``up`` would fight the last release. Task definition
+    ``default_actions``; otherwise every ``up`` would fight the last release. ECS also rejects
+    UpdateService changes to ``network_configuration`` and ``platform_version`` under CODE_DEPLOY:
+    the service ignores them too, and the release's AppSpec carries them to the next task set. Task definition
     revisions are kept (``skip_destroy``) so older revisions stay registered as rollback targets.
     Under ``rolling`` the ECS controller rolls the service with the circuit breaker and rollback.
     Under ``ecs_bluegreen`` ECS itself runs the blue/green (or canary/linear) deployment: it shifts
@@ -334,6 +358,14 @@ class EcsService(pulumi.ComponentResource):
     """Listener that serves production traffic."""
     test_listener_arn: pulumi.Output[str]
     """Listener on the test port (green before traffic shifts)."""
+    subnet_ids: pulumi.Input[list[str]]
+    """Subnets the service's tasks run in (the AppSpec of a CodeDeploy release repeats them)."""
+    security_group_ids: list[pulumi.Input[str]]
+    """Security groups of the service's tasks."""
+    assign_public_ip: bool
+    """Whether the tasks get a public IP."""
+    platform_version: str
+    """Fargate platform version of the service."""
 
     def __init__(
         self, name: str, args: EcsServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -345,6 +377,10 @@ class EcsService(pulumi.ComponentResource):
         tags = {"deplight:stack": pulumi.get_stack()}
         self.container_name = sv.name
         self.container_port = sv.container_port
+        self.subnet_ids = args.service_subnet_ids
+        self.security_group_ids = [args.task_security_group_id]
+        self.assign_public_ip = args.assign_public_ip
+        self.platform_version = PLATFORM_VERSION
 
         repo = aws.ecr.Repository(
             f"{name}-repo",
@@ -601,7 +637,7 @@ class EcsService(pulumi.ComponentResource):
                 task_definition=task_def.arn,
                 desired_count=sv.desired_count,
                 launch_type="FARGATE",
-                platform_version="LATEST",
+                platform_version=self.platform_version,
                 deployment_controller=aws.ecs.ServiceDeploymentControllerArgs(type=controller),
                 deployment_circuit_breaker=None
                 if codedeploy
@@ -620,9 +656,9 @@ class EcsService(pulumi.ComponentResource):
                 deployment_maximum_percent=200,
                 health_check_grace_period_seconds=60,
                 network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
-                    subnets=args.service_subnet_ids,
-                    security_groups=[args.task_security_group_id],
-                    assign_public_ip=args.assign_public_ip,
+                    subnets=self.subnet_ids,
+                    security_groups=self.security_group_ids,
+                    assign_public_ip=self.assign_public_ip,
                 ),
                 load_balancers=[
                     aws.ecs.ServiceLoadBalancerArgs(
@@ -642,14 +678,7 @@ class EcsService(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[prod_listener, test_listener, *bluegreen_deps],
-                    # desired_count belongs to autoscaling; under CodeDeploy the task definition
-                    # and load balancers belong to CodeDeploy (see the class docstring); under
-                    # ecs_bluegreen ECS swaps the primary and alternate target groups.
-                    ignore_changes=["desiredCount", "taskDefinition", "loadBalancers"]
-                    if codedeploy
-                    else ["desiredCount", "loadBalancers"]
-                    if ecs_bluegreen
-                    else ["desiredCount"],
+                    ignore_changes=service_ignore_changes(args.deploy.strategy),
                 ),
             )
             self.service_name = service.name

@@ -305,6 +305,8 @@ class Settings:
     """Set by the release commands; a rollback shifts traffic all at once."""
     region: str = "us-east-1"
     """``aws:region``."""
+    aws_profile: str | None = None
+    """``aws:profile``: the named AWS profile the stack deploys with (``None``: default chain)."""
     service: ServiceSettings = field(default_factory=ServiceSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
@@ -542,7 +544,8 @@ def _port(value: int) -> str | None:
     return None if 1 <= value <= 65535 else "a port in 1-65535"
 
 
-def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None) -> Settings:
+def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None,
+                   profile: str | None = None) -> Settings:  # fmt: skip
     """Builds :class:`Settings` from the ``deplight:`` keys (namespace stripped), or raises
     :class:`SettingsError` listing every problem."""
     errors: list[str] = []
@@ -739,6 +742,7 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
         schema_version=schema_version,
         release_kind=release.values.get("kind", ReleaseKind.DEPLOY),
         region=region or "us-east-1",
+        aws_profile=profile or None,
         service=ServiceSettings(**sv.values),
         network=NetworkSettings(**nw.values),
         deploy=DeploySettings(**dp.values),
@@ -782,5 +786,6 @@ def load_settings() -> Settings:
     """Reads the current stack's config (inside a Pulumi program) into :class:`Settings`."""
     import pulumi
 
-    region = pulumi.Config("aws").get("region")
-    return parse_settings(pulumi.get_stack(), raw_from_pulumi_config(), region=region)
+    aws = pulumi.Config("aws")
+    return parse_settings(pulumi.get_stack(), raw_from_pulumi_config(), region=aws.get("region"),
+                          profile=aws.get("profile"))  # fmt: skip

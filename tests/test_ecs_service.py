@@ -255,12 +255,34 @@ def test_service_controller_per_strategy() -> None:
 
     codedeploy = program_run("prod").one(SERVICE)
     assert codedeploy.inputs["deploymentController"]["type"] == "CODE_DEPLOY"
-    assert set(codedeploy.ignore_changes) == {"taskDefinition", "loadBalancers", "desiredCount"}
+    assert set(codedeploy.ignore_changes) == {"taskDefinition", "loadBalancers", "desiredCount",
+                                              "networkConfiguration", "platformVersion"}  # fmt: skip
     for lst in program_run("prod").of_type(LISTENER):
         if lst.inputs["defaultActions"][0]["type"] == "forward":
             assert lst.ignore_changes == ("defaultActions",), lst.name
     for lst in program_run("dev").of_type(LISTENER):
         assert lst.ignore_changes == (), lst.name
+
+
+@pytest.mark.parametrize(("stack", "ignored"), [
+    ("dev", {"desiredCount"}),
+    # ECS's own blue/green takes network and platform changes through UpdateService
+    ("staging", {"desiredCount", "loadBalancers"}),
+    # CODE_DEPLOY: ECS rejects them there, the release's AppSpec carries them
+    ("prod", {"desiredCount", "taskDefinition", "loadBalancers", "networkConfiguration",
+              "platformVersion"}),
+])  # fmt: skip
+def test_network_and_platform_ownership_per_strategy(stack: str, ignored: set[str]) -> None:
+    run = program_run(stack)
+    svc = run.one(SERVICE)
+    assert set(svc.ignore_changes) == ignored, run.settings.deploy.strategy
+    releases = [r for r in run.resources if r.type.startswith("pulumi-python:dynamic")]
+    # whatever the service ignores, something else must carry: only CODE_DEPLOY has a release
+    assert bool(releases) is ("networkConfiguration" in ignored)
+    if releases:
+        net = svc.inputs["networkConfiguration"]
+        assert releases[0].inputs["subnets"] == net["subnets"]
+        assert releases[0].inputs["platform_version"] == svc.inputs["platformVersion"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
