@@ -223,6 +223,12 @@ def ecs_deployment_configuration(deploy: DeploySettings) -> dict[str, Any]:
     return config
 
 
+def service_name(prefix: str) -> str:
+    """Name of the ECS service: deterministic, so the healthy-hosts alarm can watch the service's
+    metrics before the first release creates it."""
+    return prefix
+
+
 def service_ignore_changes(strategy: Strategy) -> list[str]:
     """What the ECS service leaves to someone else, per strategy (pure).
 
@@ -632,7 +638,7 @@ class EcsService(pulumi.ComponentResource):
             controller = "CODE_DEPLOY" if codedeploy else "ECS"
             service = aws.ecs.Service(
                 f"{name}-service",
-                name=args.prefix,
+                name=service_name(args.prefix),
                 cluster=cluster.arn,
                 task_definition=task_def.arn,
                 desired_count=sv.desired_count,
