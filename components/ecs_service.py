@@ -700,18 +700,46 @@ class EcsService(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            metric_args = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
-            trackers = {
-                "cpu": (sv.cpu_target_percent, metric_args(
-                    predefined_metric_type="ECSServiceAverageCPUUtilization")),
-                "requests": (sv.requests_per_target, metric_args(
-                    predefined_metric_type="ALBRequestCountPerTarget",
-                    # Tracks the blue group. After a CodeDeploy release green serves, and
-                    # this label lags until the next `up`; CPU tracking still scales.
-                    resource_label=pulumi.Output.concat(alb.arn_suffix, "/", blue.arn_suffix),
-                )),
-            }  # fmt: skip
-            for kind, (target_value, metric) in trackers.items():
+            scaling = aws.appautoscaling
+            predefined = scaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
+            customized = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationArgs
+            query = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs
+            stat = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatArgs
+            metric = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs
+            dimension = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs
+
+            def per_target(qid: str, tg: aws.lb.TargetGroup) -> Any:
+                return query(id=qid, return_data=False, metric_stat=stat(stat="Sum", metric=metric(
+                    namespace="AWS/ApplicationELB", metric_name="RequestCountPerTarget",
+                    dimensions=[dimension(name="TargetGroup", value=tg.arn_suffix),
+                                dimension(name="LoadBalancer", value=alb.arn_suffix)])))
+
+            trackers: dict[str, tuple[int, dict[str, Any]]] = {
+                "cpu": (sv.cpu_target_percent, {"predefined_metric_specification": predefined(
+                    predefined_metric_type="ECSServiceAverageCPUUtilization")}),
+            }
+            if args.deploy.strategy is Strategy.ROLLING:
+                # A rolling service never moves off blue: AWS's per-target metric of blue is
+                # exactly the serving group's.
+                trackers["requests"] = (sv.requests_per_target, {
+                    "predefined_metric_specification": predefined(
+                        predefined_metric_type="ALBRequestCountPerTarget",
+                        resource_label=pulumi.Output.concat(alb.arn_suffix, "/", blue.arn_suffix),
+                    )})
+            else:
+                # codedeploy and ecs_bluegreen swap the serving group at every release, so a
+                # predefined metric (pinned to one group) would track the idle group after the
+                # first swap. MAX over both groups' requests per target is the serving group's
+                # (the idle one has no requests and drops out), and during a canary or linear
+                # shift the busier group's per-target load, which is what must not exceed the
+                # target. The expression needs nothing from the last release.
+                trackers["requests"] = (sv.requests_per_target, {
+                    "customized_metric_specification": customized(metrics=[
+                        per_target("blue", blue), per_target("green", green),
+                        query(id="serving", label="requests per target of the serving group",
+                              expression="MAX([blue, green])", return_data=True),
+                    ])})
+            for kind, (target_value, spec) in trackers.items():
                 aws.appautoscaling.Policy(
                     f"{name}-scale-{kind}",
                     name=f"{args.prefix}-{kind}",
@@ -721,12 +749,12 @@ class EcsService(pulumi.ComponentResource):
                     resource_id=target.resource_id,
                     target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                         target_value=target_value,
-                        predefined_metric_specification=metric,
                         scale_in_cooldown=120,
                         scale_out_cooldown=60,
+                        **spec,
                     ),
                     opts=child,
-                )
+                )  # fmt: skip
 
         self.repository_url = repo.repository_url
         self.repository_name = repo.name

@@ -16,6 +16,7 @@ from components.ecs_service import (
 )
 from components.settings import SettingsError, parse_settings
 from deplight.harness import ProgramRun, read_stack_config, run_program
+from tests.cloudwatch_eval import Evaluator, Metrics, Semantics, metric_key
 from tests.conftest import program_run
 from tests.snapshots import assert_snapshot
 
@@ -330,8 +331,66 @@ def test_autoscaling_between_min_and_max(stack: str) -> None:
     )
     assert int(cpu["targetValue"]) == s.cpu_target_percent
     req = policies["requests"].inputs["targetTrackingScalingPolicyConfiguration"]
-    label = req["predefinedMetricSpecification"]["resourceLabel"]
-    assert label == f"{run.outputs['alb_arn_suffix']}/{run.outputs['blue_target_group_arn_suffix']}"
+    assert int(req["targetValue"]) == s.requests_per_target
+    if stack == "dev":  # rolling: blue always serves
+        label = req["predefinedMetricSpecification"]["resourceLabel"]
+        assert label == (
+            f"{run.outputs['alb_arn_suffix']}/{run.outputs['blue_target_group_arn_suffix']}"
+        )
+
+
+def _requests_policy(run: ProgramRun) -> dict[str, Any]:
+    (policy,) = [p for p in run.of_type("aws:appautoscaling/policy:Policy")
+                 if p.name.endswith("-scale-requests")]  # fmt: skip
+    return dict(policy.inputs["targetTrackingScalingPolicyConfiguration"])
+
+
+def _scaling_signal(run: ProgramRun, blue: float | None, green: float | None) -> float | None:
+    """What the request policy tracks when CloudWatch holds these per-target request counts
+    (``None``: the group got no requests, so the ALB published nothing for it)."""
+    alb = {"LoadBalancer": run.outputs["alb_arn_suffix"]}
+    m = Metrics(periods=1)
+    for color, value in (("blue", blue), ("green", green)):
+        dims = {"TargetGroup": run.outputs[f"{color}_target_group_arn_suffix"], **alb}
+        m.put("AWS/ApplicationELB", "RequestCountPerTarget", dims, value)
+    config = _requests_policy(run)
+    if "predefinedMetricSpecification" in config:
+        # ALBRequestCountPerTarget of the group its label names
+        tg = config["predefinedMetricSpecification"]["resourceLabel"].split("/", 3)[3]
+        return m.series(metric_key("AWS/ApplicationELB", "RequestCountPerTarget",
+                                   {"TargetGroup": tg, **alb}))[0]  # fmt: skip
+    queries = config["customizedMetricSpecification"]["metrics"]
+    return Evaluator(m, Semantics(fill_empty=False)).queries(queries, stat_key="metricStat")[0]
+
+
+@pytest.mark.parametrize("strategy", ["rolling", "codedeploy", "ecs_bluegreen"])
+def test_request_scaling_follows_the_serving_target_group(strategy: str) -> None:
+    """Under codedeploy and ecs_bluegreen every release swaps the serving group; the request
+    policy must track whichever serves, not the group that served at the last ``up``."""
+    run = variant("prod", deploy={"strategy": strategy})
+    assert run.settings.deploy.strategy.value == strategy
+    # before the first swap blue serves: 800 requests per target per minute
+    assert _scaling_signal(run, blue=800, green=None) == 800
+    if strategy == "rolling":
+        # rolling never serves from green: AWS's predefined metric of blue is exact
+        assert "predefinedMetricSpecification" in _requests_policy(run)
+        return
+    assert "predefinedMetricSpecification" not in _requests_policy(run)
+    # after a release green serves and blue is idle (no requests, or a zero)
+    assert _scaling_signal(run, blue=None, green=800) == 800
+    assert _scaling_signal(run, blue=0, green=800) == 800
+    # during a 10 % canary on as many green tasks as blue ones, the busier group counts
+    assert _scaling_signal(run, blue=720, green=80) == 720
+    # idle: nothing to scale on
+    assert _scaling_signal(run, blue=None, green=None) is None
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_committed_stacks_track_the_serving_group(stack: str) -> None:
+    run = program_run(stack)
+    assert _scaling_signal(run, blue=500, green=None) == 500
+    strategy = run.settings.deploy.strategy.value
+    assert (_scaling_signal(run, blue=None, green=500) == 500) is (strategy != "rolling"), strategy
 
 
 def test_cluster_has_container_insights() -> None:
