@@ -396,7 +396,8 @@ class EcsService(pulumi.ComponentResource):
             ),
             image_tag_mutability="IMMUTABLE" if sv.ecr_immutable_tags else "MUTABLE",
             # Without it, destroy fails as soon as one image was pushed (RepositoryNotEmpty).
-            force_delete=args.ecr_force_delete,
+            # Left unset (AWS's default, false) elsewhere, so other stacks see no change.
+            force_delete=True if args.ecr_force_delete else None,
             encryption_configurations=[
                 aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
             ],
