@@ -75,6 +75,10 @@ class ReleaseConfigError(ValueError):
     """The release resource's AWS settings cannot be used (unknown profile, ...)."""
 
 
+class ReleaseReadError(RuntimeError):
+    """A refresh cannot tell what serves (the deployment group names no ECS service)."""
+
+
 def render_appspec(
     *,
     task_definition_arn: str,
@@ -136,11 +140,6 @@ def aws_client(service: str, props: dict[str, Any]) -> Any:
     ``DEPLIGHT_AWS_ENDPOINT_URL`` points it elsewhere (tests: moto)."""
     session = aws_session(props["region"], props.get("profile"))
     return session.client(service, endpoint_url=os.environ.get(ENDPOINT_ENV) or None)
-
-
-def codedeploy_client(region: str, profile: str | None = None) -> Any:
-    """A CodeDeploy client for ``region`` (and ``profile``)."""
-    return aws_client("codedeploy", {"region": region, "profile": profile})
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -354,7 +353,7 @@ def observe(deployment_id: str, props: dict[str, Any], *, codedeploy: Any | None
     )["deploymentGroupInfo"]
     services = group.get("ecsServices") or []
     if not services:
-        raise ReleaseFailedError(
+        raise ReleaseReadError(
             f"CodeDeploy deployment group {props['deployment_group_name']} names no ECS service: "
             "cannot tell which task definition serves"
         )

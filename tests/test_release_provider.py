@@ -36,6 +36,7 @@ from components.release_provider import (
     ReleaseConfigError,
     ReleaseFailedError,
     ReleaseProvider,
+    ReleaseReadError,
     aws_session,
     backoff_seconds,
     follow_deployment,
@@ -497,6 +498,16 @@ def test_refresh_when_the_service_or_the_deployment_is_gone(ecs_release: SimpleN
     assert read.outs["serving_task_definition_arn"] is None, "nothing serves"
     gone = provider.read("d-NOTKNOWN1", outs)
     assert gone.outs["deployment_status"] == NOT_FOUND_STATUS
+
+
+def test_refresh_refuses_to_guess_when_the_group_names_no_service(codedeploy: Any) -> None:
+    stop = complete_deployments_in_moto()
+    try:
+        outs = ReleaseProvider().create(props(TD1)).outs  # group web-prod has no ecsServices
+    finally:
+        stop.set()
+    with pytest.raises(ReleaseReadError, match=r"deployment group web-prod names no ECS service"):
+        ReleaseProvider().read(outs["deployment_id"], outs)
 
 
 # --- aws:region and aws:profile ------------------------------------------------------------------
