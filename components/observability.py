@@ -228,7 +228,8 @@ class Observability(pulumi.ComponentResource):
     that wants tasks). The healthy-hosts alarm is the one that must breach on *zero* healthy
     targets: it is gated on the service's desired task count rather than on missing data (see
     there). ``tests/test_alarm_semantics.py`` evaluates these definitions with CloudWatch's
-    semantics in each of those situations.
+    semantics in each of those situations. The ECS CPU/memory alarms page and never roll back;
+    they are ``notBreaching`` too: no tasks is not high load.
     """
 
     alarm_names: pulumi.Output[list[str]]
@@ -310,8 +311,8 @@ class Observability(pulumi.ComponentResource):
                     label="5xx % of requests",
                     return_data=True,
                     # SUM of the array counts whichever of the two has data in a minute (the ALB
-                    # publishes a 5xx count only when it is not zero), without relying on FILL
-                    # of a series that has no point in the whole window.
+                    # may publish no 5xx count for a minute without one), without relying on
+                    # FILL of a series that has no point in the whole window.
                     expression="IF(requests > 0, 100 * SUM([target5xx, elb5xx]) / requests, 0)",
                 ),
             ],
