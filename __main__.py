@@ -23,7 +23,7 @@ from components.observability import (
     ServiceLogsArgs,
     rollback_alarm_names,
 )
-from components.settings import SettingsError, Strategy, load_settings
+from components.settings import SettingsError, Strategy, Tier, load_settings
 
 try:
     settings = load_settings()
@@ -72,6 +72,8 @@ service = EcsService(
         if settings.deploy.strategy is Strategy.ECS_BLUEGREEN
         else (),
         permissions_boundary=boundary.arn,
+        # Development stacks are destroyed and recreated; production keeps its release images.
+        ecr_force_delete=settings.tier is Tier.DEVELOPMENT,
     ),
 )
 observability = Observability(
@@ -107,8 +109,13 @@ if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
             container_name=service.container_name,
             container_port=service.container_port,
             rollback_alarm_names=observability.rollback_alarm_names,
+            subnet_ids=service.subnet_ids,
+            security_group_ids=service.security_group_ids,
+            assign_public_ip=service.assign_public_ip,
+            platform_version=service.platform_version,
             region=settings.region,
             permissions_boundary=boundary.arn,
+            aws_profile=settings.aws_profile,
         ),
     )
     serving_task_definition_arn = bluegreen.serving_task_definition_arn

@@ -2,8 +2,10 @@
 group, deployment config, service role, and the release resource that makes ``pulumi up`` release.
 
 Everything CodeDeploy mutates is declared where it lives (EcsService): the service ignores
-``task_definition``, ``load_balancers`` and ``desired_count``, the listeners ignore
-``default_actions``, and task definitions are kept (``skip_destroy``) as rollback targets.
+``task_definition``, ``load_balancers``, ``network_configuration``, ``platform_version`` and
+``desired_count``, the listeners ignore ``default_actions``, and task definitions are kept
+(``skip_destroy``) as rollback targets. The release carries the task definition, network and
+platform version in its AppSpec.
 """
 
 from __future__ import annotations
@@ -83,16 +85,37 @@ class BlueGreenArgs:
     """Its port."""
     rollback_alarm_names: pulumi.Input[Sequence[str]]
     """Alarms that stop and roll back a release."""
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Subnets the released task set runs in (the service's own, which it cannot change)."""
+    security_group_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Security groups of the released task set."""
+    assign_public_ip: bool
+    """Whether the released tasks get a public IP (only without NAT)."""
+    platform_version: str
+    """Fargate platform version of the released task set."""
     region: str
-    """Region of the CodeDeploy API the release resource calls."""
+    """``aws:region``: where the release resource calls CodeDeploy and ECS."""
+    aws_profile: str | None = None
+    """``aws:profile``: the credentials the release resource uses (``None``: the default chain)."""
     permissions_boundary: pulumi.Input[str] | None = None
     """The stack's permissions boundary (``PermissionsBoundary.arn``): every role here carries it."""
 
 
-class Release(Resource):
-    """One CodeDeploy deployment of a task definition revision (see ``release_provider``)."""
+# The type token before the release resource had its own; the alias keeps existing stacks' release
+# resource (a replacement would start a new CodeDeploy deployment of the same revision).
+PREVIOUS_RELEASE_TYPE = "pulumi-python:dynamic:Resource"
+
+
+class Release(Resource, module="deplight", name="Release"):
+    """One CodeDeploy deployment of a task definition revision (see ``release_provider``).
+
+    Type token ``pulumi-python:dynamic/deplight:Release``: the SDK builds a dynamic resource's
+    token from ``module`` and ``name`` given to the subclass (``pulumi-python:dynamic`` is fixed,
+    it routes the resource to the dynamic provider).
+    """
 
     deployment_id: pulumi.Output[str]
+    deployment_status: pulumi.Output[str]
     serving_task_definition_arn: pulumi.Output[str]
 
     def __init__(self, name: str, props: dict[str, Any],
@@ -100,9 +123,12 @@ class Release(Resource):
         super().__init__(
             ReleaseProvider(),
             name,
-            {**props, "deployment_id": None, "serving_task_definition_arn": None, "events": None},
-            opts,
-        )
+            {**props, "deployment_id": None, "deployment_status": None,
+             "serving_task_definition_arn": None, "events": None},
+            pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_RELEASE_TYPE)])
+            ),
+        )  # fmt: skip
 
 
 class BlueGreenDeployment(pulumi.ComponentResource):
@@ -232,7 +258,12 @@ class BlueGreenDeployment(pulumi.ComponentResource):
                 "task_definition_arn": args.task_definition_arn,
                 "container_name": args.container_name,
                 "container_port": args.container_port,
+                "subnets": args.subnet_ids,
+                "security_groups": args.security_group_ids,
+                "assign_public_ip": args.assign_public_ip,
+                "platform_version": args.platform_version,
                 "region": args.region,
+                "profile": args.aws_profile,
                 "all_at_once": args.release_kind is ReleaseKind.ROLLBACK,
                 "timeout_seconds": d.timeout_minutes * 60,
             },

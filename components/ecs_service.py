@@ -26,6 +26,7 @@ from components.settings import (
 )
 
 HTTP_PORT, HTTPS_PORT = 80, 443
+PLATFORM_VERSION = "LATEST"
 XRAY_DAEMON_PORT = 2000
 
 
@@ -222,6 +223,33 @@ def ecs_deployment_configuration(deploy: DeploySettings) -> dict[str, Any]:
     return config
 
 
+def service_name(prefix: str) -> str:
+    """Name of the ECS service: deterministic, so the healthy-hosts alarm can watch the service's
+    metrics before the first release creates it."""
+    return prefix
+
+
+def service_ignore_changes(strategy: Strategy) -> list[str]:
+    """What the ECS service leaves to someone else, per strategy (pure).
+
+    ``desiredCount`` always belongs to autoscaling. Under ``codedeploy`` CodeDeploy owns the task
+    definition and the load balancers, and ECS rejects UpdateService changes to the network
+    configuration and the platform version for the CODE_DEPLOY controller: the release's AppSpec
+    carries those (see ``release_provider.render_appspec``). Under ``ecs_bluegreen`` ECS swaps
+    the primary and alternate target groups, so ``loadBalancers`` drifts by design; but it is the
+    ECS controller, whose UpdateService accepts a new network configuration or platform version
+    and rolls it out as a blue/green deployment like any other change, so those stay managed by
+    Pulumi (ignoring them would silently drop a subnet or security group change). ``rolling`` is
+    the ECS controller too.
+    """
+    if strategy is Strategy.CODEDEPLOY:
+        return ["desiredCount", "taskDefinition", "loadBalancers", "networkConfiguration",
+                "platformVersion"]  # fmt: skip
+    if strategy is Strategy.ECS_BLUEGREEN:
+        return ["desiredCount", "loadBalancers"]
+    return ["desiredCount"]
+
+
 def lifecycle_policy(keep_images: int) -> dict[str, Any]:
     """ECR lifecycle: untagged layers go after a day; the newest ``keep_images`` images stay, so a
     rollback target never expires while it is inside the release window."""
@@ -281,6 +309,9 @@ class EcsServiceArgs:
     """Strategy ecs_bluegreen: the alarms that stop and roll back a service deployment."""
     permissions_boundary: pulumi.Input[str] | None = None
     """The stack's permissions boundary (``PermissionsBoundary.arn``): every role here carries it."""
+    ecr_force_delete: bool = False
+    """Let ``pulumi destroy`` delete the ECR repository together with its images. Development
+    tier only: a production repository holds the images every rollback needs."""
 
 
 class EcsService(pulumi.ComponentResource):
@@ -290,7 +321,9 @@ class EcsService(pulumi.ComponentResource):
     registers the new task set, swaps the listeners between the blue and green target groups and
     scales the service. So the service uses the ``CODE_DEPLOY`` controller and ignores changes to
     ``task_definition``, ``load_balancers`` and ``desired_count``, and both listeners ignore
-    ``default_actions``; otherwise every ``up`` would fight the last release. Task definition
+    ``default_actions``; otherwise every ``up`` would fight the last release. ECS also rejects
+    UpdateService changes to ``network_configuration`` and ``platform_version`` under CODE_DEPLOY:
+    the service ignores them too, and the release's AppSpec carries them to the next task set. Task definition
     revisions are kept (``skip_destroy``) so older revisions stay registered as rollback targets.
     Under ``rolling`` the ECS controller rolls the service with the circuit breaker and rollback.
     Under ``ecs_bluegreen`` ECS itself runs the blue/green (or canary/linear) deployment: it shifts
@@ -333,6 +366,14 @@ class EcsService(pulumi.ComponentResource):
     """Listener that serves production traffic."""
     test_listener_arn: pulumi.Output[str]
     """Listener on the test port (green before traffic shifts)."""
+    subnet_ids: pulumi.Input[list[str]]
+    """Subnets the service's tasks run in (the AppSpec of a CodeDeploy release repeats them)."""
+    security_group_ids: list[pulumi.Input[str]]
+    """Security groups of the service's tasks."""
+    assign_public_ip: bool
+    """Whether the tasks get a public IP."""
+    platform_version: str
+    """Fargate platform version of the service."""
 
     def __init__(
         self, name: str, args: EcsServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -344,6 +385,10 @@ class EcsService(pulumi.ComponentResource):
         tags = stack_tags(args.prefix)
         self.container_name = sv.name
         self.container_port = sv.container_port
+        self.subnet_ids = args.service_subnet_ids
+        self.security_group_ids = [args.task_security_group_id]
+        self.assign_public_ip = args.assign_public_ip
+        self.platform_version = PLATFORM_VERSION
 
         repo = aws.ecr.Repository(
             f"{name}-repo",
@@ -352,6 +397,9 @@ class EcsService(pulumi.ComponentResource):
                 scan_on_push=True
             ),
             image_tag_mutability="IMMUTABLE" if sv.ecr_immutable_tags else "MUTABLE",
+            # Without it, destroy fails as soon as one image was pushed (RepositoryNotEmpty).
+            # Left unset (AWS's default, false) elsewhere, so other stacks see no change.
+            force_delete=True if args.ecr_force_delete else None,
             encryption_configurations=[
                 aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
             ],
@@ -596,12 +644,12 @@ class EcsService(pulumi.ComponentResource):
             controller = "CODE_DEPLOY" if codedeploy else "ECS"
             service = aws.ecs.Service(
                 f"{name}-service",
-                name=args.prefix,
+                name=service_name(args.prefix),
                 cluster=cluster.arn,
                 task_definition=task_def.arn,
                 desired_count=sv.desired_count,
                 launch_type="FARGATE",
-                platform_version="LATEST",
+                platform_version=self.platform_version,
                 deployment_controller=aws.ecs.ServiceDeploymentControllerArgs(type=controller),
                 deployment_circuit_breaker=None
                 if codedeploy
@@ -620,9 +668,9 @@ class EcsService(pulumi.ComponentResource):
                 deployment_maximum_percent=200,
                 health_check_grace_period_seconds=60,
                 network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
-                    subnets=args.service_subnet_ids,
-                    security_groups=[args.task_security_group_id],
-                    assign_public_ip=args.assign_public_ip,
+                    subnets=self.subnet_ids,
+                    security_groups=self.security_group_ids,
+                    assign_public_ip=self.assign_public_ip,
                 ),
                 load_balancers=[
                     aws.ecs.ServiceLoadBalancerArgs(
@@ -642,14 +690,7 @@ class EcsService(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[prod_listener, test_listener, *bluegreen_deps],
-                    # desired_count belongs to autoscaling; under CodeDeploy the task definition
-                    # and load balancers belong to CodeDeploy (see the class docstring); under
-                    # ecs_bluegreen ECS swaps the primary and alternate target groups.
-                    ignore_changes=["desiredCount", "taskDefinition", "loadBalancers"]
-                    if codedeploy
-                    else ["desiredCount", "loadBalancers"]
-                    if ecs_bluegreen
-                    else ["desiredCount"],
+                    ignore_changes=service_ignore_changes(args.deploy.strategy),
                 ),
             )
             self.service_name = service.name
@@ -665,18 +706,46 @@ class EcsService(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            metric_args = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
-            trackers = {
-                "cpu": (sv.cpu_target_percent, metric_args(
-                    predefined_metric_type="ECSServiceAverageCPUUtilization")),
-                "requests": (sv.requests_per_target, metric_args(
-                    predefined_metric_type="ALBRequestCountPerTarget",
-                    # Tracks the blue group. After a CodeDeploy release green serves, and
-                    # this label lags until the next `up`; CPU tracking still scales.
-                    resource_label=pulumi.Output.concat(alb.arn_suffix, "/", blue.arn_suffix),
-                )),
-            }  # fmt: skip
-            for kind, (target_value, metric) in trackers.items():
+            scaling = aws.appautoscaling
+            predefined = scaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
+            customized = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationArgs
+            query = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs
+            stat = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatArgs
+            metric = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs
+            dimension = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs
+
+            def per_target(qid: str, tg: aws.lb.TargetGroup) -> Any:
+                return query(id=qid, return_data=False, metric_stat=stat(stat="Sum", metric=metric(
+                    namespace="AWS/ApplicationELB", metric_name="RequestCountPerTarget",
+                    dimensions=[dimension(name="TargetGroup", value=tg.arn_suffix),
+                                dimension(name="LoadBalancer", value=alb.arn_suffix)])))
+
+            trackers: dict[str, tuple[int, dict[str, Any]]] = {
+                "cpu": (sv.cpu_target_percent, {"predefined_metric_specification": predefined(
+                    predefined_metric_type="ECSServiceAverageCPUUtilization")}),
+            }
+            if args.deploy.strategy is Strategy.ROLLING:
+                # A rolling service never moves off blue: AWS's per-target metric of blue is
+                # exactly the serving group's.
+                trackers["requests"] = (sv.requests_per_target, {
+                    "predefined_metric_specification": predefined(
+                        predefined_metric_type="ALBRequestCountPerTarget",
+                        resource_label=pulumi.Output.concat(alb.arn_suffix, "/", blue.arn_suffix),
+                    )})
+            else:
+                # codedeploy and ecs_bluegreen swap the serving group at every release, so a
+                # predefined metric (pinned to one group) would track the idle group after the
+                # first swap. MAX over both groups' requests per target is the serving group's
+                # (the idle one has no requests and drops out), and during a canary or linear
+                # shift the busier group's per-target load, which is what must not exceed the
+                # target. The expression needs nothing from the last release.
+                trackers["requests"] = (sv.requests_per_target, {
+                    "customized_metric_specification": customized(metrics=[
+                        per_target("blue", blue), per_target("green", green),
+                        query(id="serving", label="requests per target of the serving group",
+                              expression="MAX([blue, green])", return_data=True),
+                    ])})
+            for kind, (target_value, spec) in trackers.items():
                 aws.appautoscaling.Policy(
                     f"{name}-scale-{kind}",
                     name=f"{args.prefix}-{kind}",
@@ -686,12 +755,12 @@ class EcsService(pulumi.ComponentResource):
                     resource_id=target.resource_id,
                     target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                         target_value=target_value,
-                        predefined_metric_specification=metric,
                         scale_in_cooldown=120,
                         scale_out_cooldown=60,
+                        **spec,
                     ),
                     opts=child,
-                )
+                )  # fmt: skip
 
         self.repository_url = repo.repository_url
         self.repository_name = repo.name

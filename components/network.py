@@ -25,16 +25,26 @@ HTTPS_PORT = 443
 
 
 def subnet_cidrs(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
-    """Splits the VPC CIDR into ``az_count`` public and ``az_count`` private subnets.
+    """Public and private subnet CIDRs of the first ``az_count`` AZs, from a fixed layout.
 
-    Equal halves of a power-of-two split: public subnets take the first ``az_count`` blocks and
-    private ones the next ``az_count``, so adding an AZ later never renumbers an existing subnet's
-    block within the same prefix length.
+    The VPC is halved: public subnets come from the lower half, private ones from the upper half.
+    Each half is cut into per-AZ slots of one size that depends on the VPC CIDR only (8 slots, 4
+    in a /24, see ``NetworkSettings.subnet_prefix``), and the AZ at index ``i`` always gets slot
+    ``i`` of each half. So going from N to N+1 AZs adds two subnets and leaves the first N AZs'
+    subnets exactly as they were (no replacement), and going down removes only the last AZ's.
     """
-    net = ipaddress.ip_network(cidr)
-    prefix = NetworkSettings(cidr=cidr, az_count=az_count).subnet_prefix
-    blocks = [str(b) for b in net.subnets(new_prefix=prefix)]
-    return blocks[:az_count], blocks[az_count : 2 * az_count]
+    layout = NetworkSettings(cidr=cidr, az_count=az_count)
+    if az_count > layout.az_slots:
+        raise ValueError(
+            f"deplight:network.cidr: {cidr} has room for {layout.az_slots} AZs in the subnet "
+            f"layout, {az_count} requested"
+        )
+    public_half, private_half = ipaddress.ip_network(cidr).subnets(prefixlen_diff=1)
+
+    def slots(half: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[str]:
+        return [str(b) for b in half.subnets(new_prefix=layout.subnet_prefix)][:az_count]
+
+    return slots(public_half), slots(private_half)
 
 
 def nat_gateway_count(nat: NatStrategy, az_count: int) -> int:

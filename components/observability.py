@@ -20,6 +20,7 @@ import pulumi_aws as aws
 
 from components import outputs as keys
 from components.iam import stack_tags
+from components.ecs_service import service_name
 from components.settings import ObservabilitySettings
 
 PERIOD_SECONDS = 60
@@ -220,15 +221,16 @@ class ObservabilityArgs:
 class Observability(pulumi.ComponentResource):
     """Alarms (the rollback triggers), the alert topic, the dashboard, X-Ray sampling, audit table.
 
-    ``treat_missing_data`` is chosen per alarm so that missing data never keeps a bad release alive
-    and an idle dev stack never pages at night:
-
-    - request-driven metrics (5xx rate, latency, unhealthy hosts) publish nothing without traffic
-      or targets: ``notBreaching``. Idle is not broken, and the green target group is empty outside
-      a release;
-    - healthy hosts is a metric-math sum over blue and green with missing values filled as 0, and
-      ``breaching``: no data there means no healthy target at all, which must stop a release;
-    - ECS CPU/memory: ``notBreaching``. No tasks is not high load; the healthy-hosts alarm covers it.
+    CodeDeploy (and ECS under ``ecs_bluegreen``) stops a release while a watched alarm is in
+    ALARM, so no rollback alarm may sit in ALARM on a healthy stack that has no traffic, or no
+    tasks yet (bootstrap), or an empty green target group. ``treat_missing_data`` is chosen per
+    alarm, with the reason next to each: every rollback alarm is ``notBreaching``, because each
+    one publishes data exactly when there is something to judge (requests, targets, a service
+    that wants tasks). The healthy-hosts alarm is the one that must breach on *zero* healthy
+    targets: it is gated on the service's desired task count rather than on missing data (see
+    there). ``tests/test_alarm_semantics.py`` evaluates these definitions with CloudWatch's
+    semantics in each of those situations. The ECS CPU/memory alarms page and never roll back;
+    they are ``notBreaching`` too: no tasks is not high load.
     """
 
     alarm_names: pulumi.Output[list[str]]
@@ -309,12 +311,15 @@ class Observability(pulumi.ComponentResource):
                     id="rate",
                     label="5xx % of requests",
                     return_data=True,
-                    expression=(
-                        "IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"
-                    ),
+                    # SUM of the array counts whichever of the two has data in a minute (the ALB
+                    # may publish no 5xx count for a minute without one), without relying on
+                    # FILL of a series that has no point in the whole window.
+                    expression="IF(requests > 0, 100 * SUM([target5xx, elb5xx]) / requests, 0)",
                 ),
             ],
-            treat_missing_data="notBreaching",  # no requests is not an error rate
+            # Missing: no requests (idle, bootstrap) or requests without any 5xx. Neither is an
+            # error rate, so notBreaching; any 5xx under traffic publishes data and is judged.
+            treat_missing_data="notBreaching",
             **common,
         )
         latency = aws.cloudwatch.MetricAlarm(
@@ -328,7 +333,8 @@ class Observability(pulumi.ComponentResource):
             period=PERIOD_SECONDS,
             comparison_operator="GreaterThanThreshold",
             threshold=s.alarm_p99_latency_ms / 1000,
-            treat_missing_data="notBreaching",  # no requests, no latency
+            # Missing: no requests, so no latency to judge (idle, bootstrap): notBreaching.
+            treat_missing_data="notBreaching",
             **common,
         )
         unhealthy = []
@@ -349,7 +355,8 @@ class Observability(pulumi.ComponentResource):
                     period=PERIOD_SECONDS,
                     comparison_operator="GreaterThanThreshold",
                     threshold=0,
-                    # the green group is empty outside a release: no data is normal there
+                    # Missing: an empty group (green outside a release, both before the first
+                    # release). No target is not an unhealthy target: notBreaching.
                     treat_missing_data="notBreaching",
                     **common,
                 )
@@ -366,12 +373,20 @@ class Observability(pulumi.ComponentResource):
                 ),
             )  # fmt: skip
 
+        # The service's desired task count (Container Insights, on for the cluster) exists from
+        # the moment the service does. It tells "no healthy target because nothing should run
+        # yet" (bootstrap, no data) from "no healthy target although tasks should run" (a bad
+        # release), which missing ALB data alone cannot: an empty target group publishes either
+        # zeros or nothing. The name is the one EcsService gives the service, known before it
+        # exists.
+        desired_dims = {"ClusterName": args.cluster_name, "ServiceName": service_name(args.prefix)}
         low_healthy = aws.cloudwatch.MetricAlarm(
             f"{name}-low-healthy-hosts",
             name=f"{args.prefix}-{ROLLBACK_ALARMS[4]}",
             alarm_description=(
                 f"Fewer than {s.alarm_min_healthy_hosts} healthy targets over blue and green "
-                "together (the serving group changes with every CodeDeploy release)."
+                "together (the serving group changes with every release) while the ECS service "
+                "wants tasks."
             ),
             comparison_operator="LessThanThreshold",
             threshold=s.alarm_min_healthy_hosts,
@@ -379,14 +394,33 @@ class Observability(pulumi.ComponentResource):
                 healthy_query("blue", args.blue_target_group_arn_suffix),
                 healthy_query("green", args.green_target_group_arn_suffix),
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="desired",
+                    return_data=False,
+                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                        namespace="ECS/ContainerInsights", metric_name="DesiredTaskCount",
+                        dimensions=desired_dims, period=PERIOD_SECONDS, stat="Maximum",
+                    ),
+                ),
+                # 0 in every minute the service exists: the base the healthy counts add to, so
+                # the sum is 0 (not missing) when neither group reports a healthy target.
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="zero", return_data=False, expression="desired * 0",
+                ),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
                     id="healthy",
-                    label="healthy targets",
+                    label="healthy targets while the service wants tasks",
                     return_data=True,
-                    expression="FILL(blue, 0) + FILL(green, 0)",
+                    # A service scaled to 0 on purpose wants no healthy target: report the
+                    # threshold itself, which is not below the threshold.
+                    expression=(
+                        f"IF(desired > 0, SUM([zero, blue, green]), {s.alarm_min_healthy_hosts})"
+                    ),
                 ),
             ],  # fmt: skip
-            # no data at all means no healthy target anywhere: that must never pass a release
-            treat_missing_data="breaching",
+            # Missing only while the service does not exist (bootstrap: no desired count), when
+            # there is nothing to be healthy: notBreaching. Once it exists, zero healthy targets
+            # is a data point of 0, which breaches.
+            treat_missing_data="notBreaching",
             **common,
         )
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import enum
 import ipaddress
 import json
-import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +40,11 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
 )  # fmt: skip
+
+# The subnet layout: 2**3 = 8 per-AZ slots in each half of the VPC (az_count is at most 6), and
+# no subnet smaller than a /27.
+SUBNET_SLOT_BITS = 3
+MIN_SUBNET_PREFIX = 27
 
 IMAGE_TAG_RE = re.compile(r"^[0-9a-f]{7,40}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -186,9 +190,20 @@ class NetworkSettings:
 
     @property
     def subnet_prefix(self) -> int:
-        """Prefix length of every subnet: the VPC split into 2 * az_count equal subnets."""
+        """Prefix length of every subnet, from the VPC CIDR alone (never from ``az_count``).
+
+        The fixed layout (see ``components.network.subnet_cidrs``): the VPC is halved, public
+        below and private above, and each half is cut into 8 per-AZ slots; a /24 VPC gets 4 slots
+        per half instead, so that no subnet is smaller than /27.
+        """
         net = ipaddress.ip_network(self.cidr, strict=False)
-        return net.prefixlen + math.ceil(math.log2(2 * self.az_count))
+        return min(net.prefixlen + 1 + SUBNET_SLOT_BITS, MIN_SUBNET_PREFIX)
+
+    @property
+    def az_slots(self) -> int:
+        """How many AZs the fixed layout has room for in this VPC (8, or 4 in a /24)."""
+        net = ipaddress.ip_network(self.cidr, strict=False)
+        return int(2 ** (self.subnet_prefix - net.prefixlen - 1))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -307,6 +322,8 @@ class Settings:
     """Set by the release commands; a rollback shifts traffic all at once."""
     region: str = "us-east-1"
     """``aws:region``."""
+    aws_profile: str | None = None
+    """``aws:profile``: the named AWS profile the stack deploys with (``None``: default chain)."""
     service: ServiceSettings = field(default_factory=ServiceSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
@@ -575,6 +592,7 @@ def parse_settings(
     stack: str,
     raw: Mapping[str, Any],
     region: str | None = None,
+    profile: str | None = None,
     secret_keys: Collection[str] = (),
 ) -> Settings:
     """Builds :class:`Settings` from the ``deplight:`` keys (namespace stripped), or raises
@@ -701,11 +719,11 @@ def parse_settings(
     nw.int_("flow_logs_retention_days", check=_retention)
     if "cidr" in nw.values and "az_count" in nw.values:
         probe = NetworkSettings(cidr=nw.values["cidr"], az_count=nw.values["az_count"])
-        if probe.subnet_prefix > 27:
+        if probe.az_count > probe.az_slots:
             nw.error(
                 "cidr",
                 f"room for {2 * probe.az_count} subnets of at least /27 "
-                f"(this CIDR gives /{probe.subnet_prefix})",
+                f"(this CIDR has room for {probe.az_slots} AZs of /{probe.subnet_prefix} subnets)",
                 probe.cidr,
             )
 
@@ -809,6 +827,7 @@ def parse_settings(
         schema_version=schema_version,
         release_kind=release.values.get("kind", ReleaseKind.DEPLOY),
         region=region or "us-east-1",
+        aws_profile=profile or None,
         service=ServiceSettings(**sv.values),
         network=NetworkSettings(**nw.values),
         deploy=DeploySettings(**dp.values),
@@ -865,6 +884,7 @@ def load_settings() -> Settings:
     """Reads the current stack's config (inside a Pulumi program) into :class:`Settings`."""
     import pulumi
 
-    region = pulumi.Config("aws").get("region")
-    return parse_settings(pulumi.get_stack(), raw_from_pulumi_config(), region=region,
+    aws = pulumi.Config("aws")
+    return parse_settings(pulumi.get_stack(), raw_from_pulumi_config(), region=aws.get("region"),
+                          profile=aws.get("profile"),
                           secret_keys=secret_keys_from_pulumi_config())  # fmt: skip

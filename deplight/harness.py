@@ -52,6 +52,8 @@ class Registered:
     protect: bool = False
     retain_on_delete: bool = False
     depends_on: tuple[str, ...] = ()
+    alias_types: tuple[str, ...] = ()
+    """Former type tokens the resource answers to (``aliases=[Alias(type_=...)]``)."""
 
 
 @dataclass
@@ -126,7 +128,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 depends_on=tuple(request.dependencies),
-            )
+                alias_types=tuple(a.spec.type for a in request.aliases
+                                  if a.WhichOneof("alias") == "spec" and a.spec.type),
+            )  # fmt: skip
         )
         return response
 
@@ -202,7 +206,8 @@ def settings_for(stack: str, config: Mapping[str, Any]) -> Settings:
     """Validates ``config`` (full keys) as the program would; raises ``SettingsError``."""
     raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
     secret = [k.split(":", 1)[1] for k in secret_keys(config) if k.startswith(f"{NAMESPACE}:")]
-    return parse_settings(stack, raw, region=config.get("aws:region"), secret_keys=secret)
+    return parse_settings(stack, raw, region=config.get("aws:region"),
+                          profile=config.get("aws:profile"), secret_keys=secret)  # fmt: skip
 
 
 def run_program(

@@ -265,11 +265,12 @@ class RealisticMocks(pulumi.runtime.Mocks):
             arn = (
                 f"arn:aws:application-autoscaling:{region}:{acct}:scalable-target/{_hex(seed, 20)}"
             )
-        elif typ.startswith("pulumi-python:dynamic:"):
+        elif typ.startswith("pulumi-python:dynamic"):
             # The release resource: CodeDeploy answers with a deployment id and the revision
             # that now serves traffic.
             rid = self._gen(f"d-{_hex(seed, 9).upper()}", f"deployment id of {name}")
             state["deployment_id"] = rid
+            state["deployment_status"] = "Succeeded"
             state["serving_task_definition_arn"] = inputs.get("task_definition_arn")
             state["events"] = ["Succeeded: production traffic is on the new task set"]
 

@@ -52,7 +52,7 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:iam/role:Role": ("name", "maxSessionDuration"),
     "aws:dynamodb/table:Table": ("name", "billingMode", "hashKey", "rangeKey"),
     # the CodeDeploy release resource
-    "pulumi-python:dynamic:Resource": (
+    "pulumi-python:dynamic/deplight:Release": (
         "task_definition_arn", "application_name", "deployment_group_name", "all_at_once",
     ),
 }  # fmt: skip

@@ -16,7 +16,7 @@ from tests.conftest import program_run
 from tests.snapshots import assert_snapshot
 
 GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
-RELEASE = "pulumi-python:dynamic:Resource"
+RELEASE = "pulumi-python:dynamic/deplight:Release"
 
 
 def test_predefined_configs_are_chosen_by_name() -> None:
@@ -50,10 +50,14 @@ def test_appspec_snapshot() -> None:
     appspec = render_appspec(
         task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/web-prod:7",
         container_name="web", container_port=8080,
+        subnets=["subnet-0a1b2c3d4e5f60718", "subnet-1b2c3d4e5f6071829", "subnet-2c3d4e5f607182930"],
+        security_groups=["sg-0123456789abcdef0"], assign_public_ip=False, platform_version="LATEST",
     )  # fmt: skip
     assert_snapshot("appspec_prod", appspec)
     props = appspec["Resources"][0]["TargetService"]["Properties"]
     assert props["LoadBalancerInfo"] == {"ContainerName": "web", "ContainerPort": 8080}
+    assert props["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+    assert props["PlatformVersion"] == "LATEST"
 
 
 def test_prod_deployment_group() -> None:
@@ -102,6 +106,41 @@ def test_release_resource_inputs_and_outputs() -> None:
     assert run.outputs["serving_task_definition_arn"] == run.outputs["task_definition_arn"]
     assert run.outputs["release_deployment_id"].startswith("d-")
     assert run.outputs["codedeploy_application_name"] == "web-prod"
+    assert release.outputs["deployment_status"] == "Succeeded"
+
+
+def test_release_has_its_own_type_and_keeps_existing_state() -> None:
+    release = program_run("prod").one(RELEASE)
+    assert release.urn.endswith("deplight:deploy:BlueGreen$pulumi-python:dynamic/deplight:Release"
+                                "::web-prod-release")  # fmt: skip
+    # without the alias, existing stacks would replace the resource: a new CodeDeploy deployment
+    assert release.alias_types == ("pulumi-python:dynamic:Resource",)
+
+
+@pytest.mark.parametrize("nat", ["per_az", "none"])
+def test_release_carries_the_services_network_and_platform(nat: str) -> None:
+    """ECS refuses network and platform changes on a CODE_DEPLOY service: the AppSpec carries
+    exactly what the service was created with, so a subnet or security group change is
+    released by CodeDeploy."""
+    config = read_stack_config("prod")
+    config["deplight:network"] = {**config["deplight:network"], "nat": nat}
+    run = run_program("prod", config)
+    i = run.one(RELEASE).inputs
+    net = run.one("aws:ecs/service:Service").inputs["networkConfiguration"]
+    assert i["subnets"] == net["subnets"] == run.outputs[
+        "public_subnet_ids" if nat == "none" else "private_subnet_ids"]
+    assert i["security_groups"] == net["securityGroups"]
+    assert i["assign_public_ip"] is net["assignPublicIp"] is (nat == "none")
+    assert i["platform_version"] == run.one("aws:ecs/service:Service").inputs["platformVersion"]
+
+
+def test_release_uses_the_stacks_region_and_profile() -> None:
+    config = read_stack_config("prod")
+    assert "profile" not in program_run("prod").one(RELEASE).inputs  # default credential chain
+    config["aws:region"] = "eu-west-1"
+    config["aws:profile"] = "deplight-prod"
+    release = run_program("prod", config).one(RELEASE).inputs
+    assert (release["region"], release["profile"]) == ("eu-west-1", "deplight-prod")
 
 
 def variant(**deploy: Any) -> Any:

@@ -16,6 +16,7 @@ from components.ecs_service import (
 )
 from components.settings import SettingsError, parse_settings
 from deplight.harness import ProgramRun, read_stack_config, run_program
+from tests.cloudwatch_eval import Evaluator, Metrics, Semantics, metric_key
 from tests.conftest import program_run
 from tests.snapshots import assert_snapshot
 
@@ -133,6 +134,22 @@ def test_ecr_repository(stack: str) -> None:
     assert stack != "prod" or expected == "IMMUTABLE"
 
 
+@pytest.mark.parametrize(("stack", "tier", "force"), [
+    ("dev", None, True), ("staging", None, False), ("prod", None, False),
+    ("dev", "production", False), ("prod", "development", True),
+])  # fmt: skip
+def test_ecr_force_delete_only_in_the_development_tier(stack: str, tier: str | None,
+                                                       force: bool) -> None:  # fmt: skip
+    """destroy fails on a repository that holds images unless force_delete is set; only a
+    development stack may lose its images that way, whatever the stack is called."""
+    config = read_stack_config(stack)
+    if tier:
+        config["deplight:tier"] = tier
+    run = run_program(stack, config) if tier else program_run(stack)
+    repo = run.one("aws:ecr/repository:Repository")
+    assert bool(repo.inputs.get("forceDelete")) is force, (run.settings.tier, repo.inputs)
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_task_definition_runs_the_release_image(stack: str) -> None:
     run = program_run(stack)
@@ -240,12 +257,34 @@ def test_service_controller_per_strategy() -> None:
 
     codedeploy = program_run("prod").one(SERVICE)
     assert codedeploy.inputs["deploymentController"]["type"] == "CODE_DEPLOY"
-    assert set(codedeploy.ignore_changes) == {"taskDefinition", "loadBalancers", "desiredCount"}
+    assert set(codedeploy.ignore_changes) == {"taskDefinition", "loadBalancers", "desiredCount",
+                                              "networkConfiguration", "platformVersion"}  # fmt: skip
     for lst in program_run("prod").of_type(LISTENER):
         if lst.inputs["defaultActions"][0]["type"] == "forward":
             assert lst.ignore_changes == ("defaultActions",), lst.name
     for lst in program_run("dev").of_type(LISTENER):
         assert lst.ignore_changes == (), lst.name
+
+
+@pytest.mark.parametrize(("stack", "ignored"), [
+    ("dev", {"desiredCount"}),
+    # ECS's own blue/green takes network and platform changes through UpdateService
+    ("staging", {"desiredCount", "loadBalancers"}),
+    # CODE_DEPLOY: ECS rejects them there, the release's AppSpec carries them
+    ("prod", {"desiredCount", "taskDefinition", "loadBalancers", "networkConfiguration",
+              "platformVersion"}),
+])  # fmt: skip
+def test_network_and_platform_ownership_per_strategy(stack: str, ignored: set[str]) -> None:
+    run = program_run(stack)
+    svc = run.one(SERVICE)
+    assert set(svc.ignore_changes) == ignored, run.settings.deploy.strategy
+    releases = [r for r in run.resources if r.type.startswith("pulumi-python:dynamic")]
+    # whatever the service ignores, something else must carry: only CODE_DEPLOY has a release
+    assert bool(releases) is ("networkConfiguration" in ignored)
+    if releases:
+        net = svc.inputs["networkConfiguration"]
+        assert releases[0].inputs["subnets"] == net["subnets"]
+        assert releases[0].inputs["platform_version"] == svc.inputs["platformVersion"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -293,8 +332,66 @@ def test_autoscaling_between_min_and_max(stack: str) -> None:
     )
     assert int(cpu["targetValue"]) == s.cpu_target_percent
     req = policies["requests"].inputs["targetTrackingScalingPolicyConfiguration"]
-    label = req["predefinedMetricSpecification"]["resourceLabel"]
-    assert label == f"{run.outputs['alb_arn_suffix']}/{run.outputs['blue_target_group_arn_suffix']}"
+    assert int(req["targetValue"]) == s.requests_per_target
+    if stack == "dev":  # rolling: blue always serves
+        label = req["predefinedMetricSpecification"]["resourceLabel"]
+        assert label == (
+            f"{run.outputs['alb_arn_suffix']}/{run.outputs['blue_target_group_arn_suffix']}"
+        )
+
+
+def _requests_policy(run: ProgramRun) -> dict[str, Any]:
+    (policy,) = [p for p in run.of_type("aws:appautoscaling/policy:Policy")
+                 if p.name.endswith("-scale-requests")]  # fmt: skip
+    return dict(policy.inputs["targetTrackingScalingPolicyConfiguration"])
+
+
+def _scaling_signal(run: ProgramRun, blue: float | None, green: float | None) -> float | None:
+    """What the request policy tracks when CloudWatch holds these per-target request counts
+    (``None``: the group got no requests, so the ALB published nothing for it)."""
+    alb = {"LoadBalancer": run.outputs["alb_arn_suffix"]}
+    m = Metrics(periods=1)
+    for color, value in (("blue", blue), ("green", green)):
+        dims = {"TargetGroup": run.outputs[f"{color}_target_group_arn_suffix"], **alb}
+        m.put("AWS/ApplicationELB", "RequestCountPerTarget", dims, value)
+    config = _requests_policy(run)
+    if "predefinedMetricSpecification" in config:
+        # ALBRequestCountPerTarget of the group its label names
+        tg = config["predefinedMetricSpecification"]["resourceLabel"].split("/", 3)[3]
+        return m.series(metric_key("AWS/ApplicationELB", "RequestCountPerTarget",
+                                   {"TargetGroup": tg, **alb}))[0]  # fmt: skip
+    queries = config["customizedMetricSpecification"]["metrics"]
+    return Evaluator(m, Semantics(fill_empty=False)).queries(queries, stat_key="metricStat")[0]
+
+
+@pytest.mark.parametrize("strategy", ["rolling", "codedeploy", "ecs_bluegreen"])
+def test_request_scaling_follows_the_serving_target_group(strategy: str) -> None:
+    """Under codedeploy and ecs_bluegreen every release swaps the serving group; the request
+    policy must track whichever serves, not the group that served at the last ``up``."""
+    run = variant("prod", deploy={"strategy": strategy})
+    assert run.settings.deploy.strategy.value == strategy
+    # before the first swap blue serves: 800 requests per target per minute
+    assert _scaling_signal(run, blue=800, green=None) == 800
+    if strategy == "rolling":
+        # rolling never serves from green: AWS's predefined metric of blue is exact
+        assert "predefinedMetricSpecification" in _requests_policy(run)
+        return
+    assert "predefinedMetricSpecification" not in _requests_policy(run)
+    # after a release green serves and blue is idle (no requests, or a zero)
+    assert _scaling_signal(run, blue=None, green=800) == 800
+    assert _scaling_signal(run, blue=0, green=800) == 800
+    # during a 10 % canary on as many green tasks as blue ones, the busier group counts
+    assert _scaling_signal(run, blue=720, green=80) == 720
+    # idle: nothing to scale on
+    assert _scaling_signal(run, blue=None, green=None) is None
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_committed_stacks_track_the_serving_group(stack: str) -> None:
+    run = program_run(stack)
+    assert _scaling_signal(run, blue=500, green=None) == 500
+    strategy = run.settings.deploy.strategy.value
+    assert (_scaling_signal(run, blue=None, green=500) == 500) is (strategy != "rolling"), strategy
 
 
 def test_cluster_has_container_insights() -> None:

@@ -31,8 +31,13 @@ def with_network(stack: str, **network: Any) -> ProgramRun:
 # --- pure helpers ------------------------------------------------------------------------------
 def test_subnet_cidrs_split_the_vpc_without_overlap() -> None:
     public, private = subnet_cidrs("10.0.0.0/16", 3)
-    assert public == ["10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19"]
-    assert private == ["10.0.96.0/19", "10.0.128.0/19", "10.0.160.0/19"]
+    assert public == ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"]
+    assert private == ["10.0.128.0/20", "10.0.144.0/20", "10.0.160.0/20"]
+    # a /24 has 4 slots per half, so its subnets stay at /27
+    public, private = subnet_cidrs("192.168.0.0/24", 4)
+    assert public[-1] == "192.168.0.96/27" and private[0] == "192.168.0.128/27"
+    with pytest.raises(ValueError, match=r"192.168.0.0/24 has room for 4 AZs .* 5 requested"):
+        subnet_cidrs("192.168.0.0/24", 5)
 
 
 @given(
@@ -43,9 +48,10 @@ def test_subnet_cidrs_split_the_vpc_without_overlap() -> None:
 def test_subnet_cidrs_property(prefix: int, azs: int, second_octet: int) -> None:
     vpc = ipaddress.ip_network(f"10.{second_octet}.0.0/{prefix}", strict=False)
     settings = NetworkSettings(cidr=str(vpc), az_count=azs)
-    if settings.subnet_prefix > 27:
+    if azs > settings.az_slots:
         return  # rejected by settings validation (tested there)
     public, private = subnet_cidrs(str(vpc), azs)
+    assert settings.subnet_prefix <= 27
     nets = [ipaddress.ip_network(c) for c in public + private]
     assert len(public) == len(private) == azs
     assert all(n.subnet_of(vpc) for n in nets)
@@ -53,6 +59,20 @@ def test_subnet_cidrs_property(prefix: int, azs: int, second_octet: int) -> None
     for i, a in enumerate(nets):
         for b in nets[i + 1 :]:
             assert not a.overlaps(b)
+
+
+@given(
+    prefix=st.integers(min_value=16, max_value=24),
+    fewer=st.integers(min_value=1, max_value=6),
+    more=st.integers(min_value=1, max_value=6),
+)
+def test_adding_azs_never_moves_an_existing_subnet(prefix: int, fewer: int, more: int) -> None:
+    vpc = str(ipaddress.ip_network(f"10.0.0.0/{prefix}"))
+    fewer, more = sorted((fewer, more))
+    if more > NetworkSettings(cidr=vpc, az_count=more).az_slots:
+        return  # rejected by settings validation
+    small, large = subnet_cidrs(vpc, fewer), subnet_cidrs(vpc, more)
+    assert large[0][:fewer] == small[0] and large[1][:fewer] == small[1]
 
 
 @pytest.mark.parametrize(
@@ -110,6 +130,25 @@ def test_nat_strategy(nat: str, expected_nats: int, expected_private_tables: int
     assert {a.inputs["subnetId"] for a in assocs if a.inputs["routeTableId"] in table_ids} == (
         private_ids
     )
+
+
+@pytest.mark.parametrize("nat", ["single", "per_az"])
+def test_going_from_3_to_4_azs_keeps_the_first_3_azs_subnets(nat: str) -> None:
+    three, four = with_network("prod", az_count=3, nat=nat), with_network("prod", az_count=4, nat=nat)
+
+    def subnets(run: ProgramRun) -> dict[str, Any]:
+        return {s.name: s.inputs for s in run.of_type(SUBNET)}
+
+    before, after = subnets(three), subnets(four)
+    assert len(after) == len(before) + 2
+    # same logical names and identical inputs: the engine sees no change, so nothing is replaced
+    for name, inputs in before.items():
+        assert after[name] == inputs, name
+    associations = {a.name: a.inputs["subnetId"]
+                    for a in three.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")}
+    kept = {a.name: a.inputs["subnetId"]
+            for a in four.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")}
+    assert {k: kept[k] for k in associations} == associations  # fmt: skip
 
 
 def _ingress_by_group(run: ProgramRun) -> dict[str, list[dict[str, Any]]]:
