@@ -628,6 +628,8 @@ def preview_permissions(
                 "xray:GetSamplingRules",
                 "xray:ListTagsForResource",
                 "codedeploy:GetApplication",
+                # the release resource's refresh reads its deployment
+                "codedeploy:GetDeployment",
                 "codedeploy:GetDeploymentGroup",
                 "codedeploy:GetDeploymentConfig",
                 "codedeploy:ListTagsForResource",

@@ -19,8 +19,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import outputs as keys
-from components.iam import stack_tags
 from components.ecs_service import service_name
+from components.iam import stack_tags
 from components.settings import ObservabilitySettings
 
 PERIOD_SECONDS = 60

@@ -460,9 +460,14 @@ def _cd_config(c: Ctx) -> Phases:
 def _release(c: Ctx) -> Phases:
     app, group = c.res.inputs["application_name"], c.res.inputs["deployment_group_name"]
     arn = f"arn:aws:codedeploy:{REGION}:{ACCOUNT}:deploymentgroup:{app}/{group}"
+    (service,) = [str(r.outputs["arn"]) for r in c.run.resources
+                  if r.type == "aws:ecs/service:Service"]  # fmt: skip
     calls = [c.arn("codedeploy:CreateDeployment", arn), c.arn("codedeploy:GetDeployment", arn),
              c.arn("codedeploy:ListDeploymentTargets", arn),
-             c.arn("codedeploy:GetDeploymentTarget", arn)]  # fmt: skip
+             c.arn("codedeploy:GetDeploymentTarget", arn),
+             # refresh (`read`): the deployment, its group and what the service serves
+             c.arn("codedeploy:GetDeploymentGroup", arn),
+             c.arn("ecs:DescribeServices", service)]  # fmt: skip
     return {"create": calls, "update": calls, "delete": []}
 
 
@@ -502,7 +507,7 @@ CALLS: dict[str, Callable[[Ctx], Phases]] = {
     "aws:codedeploy/application:Application": _cd_app,
     "aws:codedeploy/deploymentGroup:DeploymentGroup": _cd_group,
     "aws:codedeploy/deploymentConfig:DeploymentConfig": _cd_config,
-    "pulumi-python:dynamic:Resource": _release,
+    "pulumi-python:dynamic/deplight:Release": _release,
 }
 
 
@@ -771,8 +776,10 @@ REFRESH_READS: dict[str, tuple[str, ...]] = {
                                                "codedeploy:ListTagsForResource"),
     "aws:codedeploy/deploymentGroup:DeploymentGroup": ("codedeploy:GetDeploymentGroup",),
     "aws:codedeploy/deploymentConfig:DeploymentConfig": ("codedeploy:GetDeploymentConfig",),
-    # The release resource's read is its stored state (ReleaseProvider has no `read`).
-    "pulumi-python:dynamic:Resource": (),
+    # The release resource's `read`: the deployment, its group, what the service serves.
+    "pulumi-python:dynamic/deplight:Release": ("codedeploy:GetDeployment",
+                                                "codedeploy:GetDeploymentGroup",
+                                                "ecs:DescribeServices"),
 }  # fmt: skip
 
 
