@@ -10,6 +10,7 @@ from components.bluegreen import BlueGreenArgs, BlueGreenDeployment
 from components.ecs_service import EcsService, EcsServiceArgs
 from components.github_oidc import GithubOidc, GithubOidcArgs
 from components.network import Network, NetworkArgs
+from components.notifications import Notifications, NotificationsArgs
 from components.observability import (
     Observability,
     ObservabilityArgs,
@@ -105,6 +106,17 @@ github = GithubOidc(
         prefix=prefix, stack=settings.stack, github=settings.github, region=settings.region
     ),
 )
+
+if settings.notifications.slack:
+    chat = Notifications(
+        prefix,
+        NotificationsArgs(
+            prefix=prefix,
+            notifications=settings.notifications,
+            alert_topic_arn=observability.alert_topic_arn,
+        ),
+    )
+    pulumi.export(keys.CHATBOT_CONFIGURATION_ARN, chat.channel_configuration_arn)
 
 pulumi.export(keys.VPC_ID, network.vpc_id)
 pulumi.export(keys.PUBLIC_SUBNET_IDS, network.public_subnet_ids)

@@ -18,7 +18,7 @@ import ipaddress
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -60,6 +60,8 @@ DIGEST_IMAGE_RE = re.compile(
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+SLACK_WORKSPACE_RE = re.compile(r"^T[A-Z0-9]{8,20}$")
+SLACK_CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{8,20}$")
 SUBJECT_RE = re.compile(
     r"^(environment:[A-Za-z0-9_.-]+|ref:refs/(heads|tags)/[A-Za-z0-9_./*-]+|pull_request)$"
 )
@@ -274,6 +276,32 @@ class GithubSettings:
     """S3 bucket of the Pulumi state backend the deploy role may use (optional)."""
 
 
+class ChatbotLogging(enum.StrEnum):
+    """What AWS Chatbot logs to CloudWatch Logs about its deliveries."""
+
+    ERROR = "ERROR"
+    INFO = "INFO"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationSettings:
+    """Where alarms and release messages go besides the alert topic."""
+
+    slack_workspace_id: str | None = None
+    """Slack workspace (team) id authorised in AWS Chatbot, ``T...``; with ``slack_channel_id``
+    the stack creates a Chatbot channel configuration subscribed to the alert topic."""
+    slack_channel_id: str | None = None
+    """Slack channel id, ``C...`` (public) or ``G...`` (private)."""
+    logging_level: ChatbotLogging = ChatbotLogging.ERROR
+    """Chatbot's own delivery logging."""
+
+    @property
+    def slack(self) -> bool:
+        """A Slack channel is configured."""
+        return bool(self.slack_workspace_id and self.slack_channel_id)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything one stack needs, validated."""
@@ -296,6 +324,7 @@ class Settings:
     ingress: IngressSettings = field(default_factory=IngressSettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     github: GithubSettings = field(default_factory=GithubSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @property
     def prefix(self) -> str:
@@ -307,6 +336,10 @@ class Settings:
         """No image has been released yet: the first ``up`` creates everything but the service."""
         return self.image_tag is None
 
+
+WEBHOOK_URL_KEY = "notifications_webhook_url"
+"""Slack incoming webhook for release messages: a stack secret read by the release commands
+(:mod:`rollback.notify`), never by the program, which only checks that it is a secret."""
 
 # Per-tier defaults: the values a stack file does not set.
 TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
@@ -341,7 +374,7 @@ TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
 
 TOP_LEVEL_KEYS = (
     "tier", "image_tag", "schema_version", "release", "service", "network", "deploy", "ingress",
-    "observability", "github",
+    "observability", "github", "notifications", WEBHOOK_URL_KEY,
 )  # fmt: skip
 
 E = TypeVar("E", bound=enum.Enum)
@@ -527,9 +560,11 @@ def _port(value: int) -> str | None:
     return None if 1 <= value <= 65535 else "a port in 1-65535"
 
 
-def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None) -> Settings:
+def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None, *,
+                   secret_keys: Collection[str] = ()) -> Settings:  # fmt: skip
     """Builds :class:`Settings` from the ``deplight:`` keys (namespace stripped), or raises
-    :class:`SettingsError` listing every problem."""
+    :class:`SettingsError` listing every problem. ``secret_keys`` names the keys set with
+    ``--secret``."""
     errors: list[str] = []
     for k in raw:
         if k not in TOP_LEVEL_KEYS:
@@ -713,6 +748,31 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     gh.bool_("preview_role")
     gh.str_("state_bucket", S3_BUCKET_RE, "an S3 bucket name", optional=True)
 
+    nt = _Reader(errors, "notifications", raw.get("notifications"), {}, NotificationSettings)
+    nt.str_("slack_workspace_id", SLACK_WORKSPACE_RE,
+            "a Slack workspace id (T followed by 8-20 capitals and digits)", optional=True)
+    nt.str_("slack_channel_id", SLACK_CHANNEL_RE,
+            "a Slack channel id (C or G followed by 8-20 capitals and digits)", optional=True)
+    nt.enum_("logging_level", ChatbotLogging)  # fmt: skip
+    for have, need in (("slack_workspace_id", "slack_channel_id"),
+                       ("slack_channel_id", "slack_workspace_id")):  # fmt: skip
+        if nt.raw.get(have) and not nt.raw.get(need):
+            nt.error(need, f"a value as well when notifications.{have} is set", None)
+    if WEBHOOK_URL_KEY in raw:
+        # Never echo the value: it is, or should have been, a secret.
+        if WEBHOOK_URL_KEY not in secret_keys:
+            errors.append(
+                f"{NAMESPACE}:{WEBHOOK_URL_KEY}: expected a secret (pulumi config set --secret "
+                f"{NAMESPACE}:{WEBHOOK_URL_KEY} <url>), found a plain-text value"
+            )
+        elif not isinstance(raw[WEBHOOK_URL_KEY], str) or not raw[WEBHOOK_URL_KEY].startswith(
+            "https://"
+        ):
+            errors.append(
+                f"{NAMESPACE}:{WEBHOOK_URL_KEY}: expected an https:// URL, found [secret] "
+                "that is not one"
+            )
+
     if errors:
         raise SettingsError(errors)
 
@@ -730,6 +790,7 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
         ingress=IngressSettings(**ig.values),
         observability=ObservabilitySettings(**ob.values),
         github=GithubSettings(**gh.values),
+        notifications=NotificationSettings(**nt.values),
     )
 
 
@@ -766,6 +827,9 @@ def raw_from_pulumi_config() -> dict[str, Any]:
 def load_settings() -> Settings:
     """Reads the current stack's config (inside a Pulumi program) into :class:`Settings`."""
     import pulumi
+    from pulumi.runtime.config import is_config_secret
 
     region = pulumi.Config("aws").get("region")
-    return parse_settings(pulumi.get_stack(), raw_from_pulumi_config(), region=region)
+    raw = raw_from_pulumi_config()
+    secret = {key for key in raw if is_config_secret(f"{NAMESPACE}:{key}")}
+    return parse_settings(pulumi.get_stack(), raw, region=region, secret_keys=secret)
