@@ -26,11 +26,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 log = logging.getLogger("deplight.notify")
+T = TypeVar("T")
 
 PHASES = ("started", "succeeded", "failed", "refused", "rolled-back")
 """``rolled-back``: the release failed and CodeDeploy kept or put traffic back on blue."""
@@ -222,27 +223,43 @@ class Policy:
     deadline_s: float = 10.0
 
 
+def with_retries(attempt: Callable[[float], T], policy: Policy,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> T:  # fmt: skip
+    """Calls ``attempt(timeout_s)`` until it returns, at most ``policy.attempts`` times and not
+    past ``policy.deadline_s``; re-raises the last :class:`DeliveryError`, with the attempt count
+    in its message, when every try failed or the error says a retry cannot help."""
+    deadline = clock() + policy.deadline_s
+    last = DeliveryError("not attempted: no time left", retry=False)
+    tried = 0
+    for tried in range(1, policy.attempts + 1):
+        remaining = deadline - clock()
+        if remaining <= 0:
+            tried -= 1
+            break
+        try:
+            return attempt(min(policy.timeout_s, remaining))
+        except DeliveryError as exc:
+            last = exc
+            log.debug("attempt %d failed: %s", tried, exc)
+            if not exc.retry:
+                raise DeliveryError(f"{exc} (not retried)", retry=False) from None
+        if tried < policy.attempts:
+            sleep(min(policy.backoff_s * 2 ** (tried - 1), max(0.0, deadline - clock())))
+    raise DeliveryError(f"after {tried} attempt(s): {last}", retry=False)
+
+
 def deliver_one(sink: Sink, event: ReleaseEvent, policy: Policy,
                 sleep: Callable[[float], None] = time.sleep,
                 clock: Callable[[], float] = time.monotonic) -> str | None:  # fmt: skip
     """Delivers with bounded retries; ``None`` when delivered, else the warning to record."""
-    deadline = clock() + policy.deadline_s
-    last = "not attempted"
-    for attempt in range(1, policy.attempts + 1):
-        remaining = deadline - clock()
-        if remaining <= 0:
-            break
-        try:
-            sink.send(event, min(policy.timeout_s, remaining))
-            return None
-        except DeliveryError as exc:
-            last = str(exc)
-            log.debug("notify: %s attempt %d failed: %s", sink.name, attempt, exc)
-            if not exc.retry:
-                return f"{sink.name}: {event.phase} not delivered: {last} (not retried)"
-        if attempt < policy.attempts:
-            sleep(min(policy.backoff_s * 2 ** (attempt - 1), max(0.0, deadline - clock())))
-    return f"{sink.name}: {event.phase} not delivered after {attempt} attempt(s): {last}"
+    try:
+        with_retries(lambda timeout_s: sink.send(event, timeout_s), policy, sleep, clock)
+    except DeliveryError as exc:
+        text = str(exc)
+        how = " " if text.startswith("after ") else ": "
+        return f"{sink.name}: {event.phase} not delivered{how}{text}"
+    return None
 
 
 class Notifier:
