@@ -16,6 +16,8 @@ from components.iam import (
     passed_services,
 )
 from components.network import Network, NetworkArgs
+from components.notifications import GRANTS as NOTIFICATION_GRANTS
+from components.notifications import Notifications, NotificationsArgs
 from components.observability import (
     Observability,
     ObservabilityArgs,
@@ -32,11 +34,16 @@ except SettingsError as exc:
     raise pulumi.RunError(str(exc)) from None
 
 prefix = settings.prefix
+# What the enabled optional components add to the boundary and the CI roles.
+grants = [NOTIFICATION_GRANTS] if settings.notifications.slack else []
 # Every role the services assume carries this boundary; CI may create roles only with it.
 boundary = PermissionsBoundary(
     prefix,
     PermissionsBoundaryArgs(
-        prefix=prefix, region=settings.region, secret_arns=tuple(settings.service.secrets.values())
+        prefix=prefix,
+        region=settings.region,
+        secret_arns=tuple(settings.service.secrets.values()),
+        grants=grants,
     ),
 )
 network = Network(
@@ -130,10 +137,24 @@ github = GithubOidc(
         github=settings.github,
         subjects=settings.deploy_subjects,
         region=settings.region,
-        pass_to_services=passed_services(settings.deploy.strategy, settings.network.flow_logs),
+        pass_to_services=passed_services(settings.deploy.strategy, settings.network.flow_logs)
+        + tuple(s for g in grants for s in g.pass_to_services),
         attachable_policies=attached_policies(settings.deploy.strategy),
+        grants=grants,
     ),
 )
+
+if settings.notifications.slack:
+    chat = Notifications(
+        prefix,
+        NotificationsArgs(
+            prefix=prefix,
+            notifications=settings.notifications,
+            alert_topic_arn=observability.alert_topic_arn,
+            permissions_boundary=boundary.arn,
+        ),
+    )
+    pulumi.export(keys.CHATBOT_CONFIGURATION_ARN, chat.channel_configuration_arn)
 
 pulumi.export(keys.VPC_ID, network.vpc_id)
 pulumi.export(keys.PUBLIC_SUBNET_IDS, network.public_subnet_ids)

@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import ECS_TASKS, STACK_TAG, boundary_arn, stack_tags
+from components.iam import ECS_TASKS, STACK_TAG, Grants, Scope, boundary_arn, stack_tags
 from components.settings import GithubSettings
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -135,6 +135,8 @@ UNSCOPED_ACTIONS = (
     "application-autoscaling:DescribeScalingPolicies",
     "xray:GetSamplingRules",
     "codedeploy:StopDeployment",
+    "chatbot:DescribeSlackChannelConfigurations",
+    "chatbot:ListTagsForResource",
 )
 
 
@@ -142,6 +144,7 @@ def deploy_permissions(
     *, prefix: str, region: str, account: str, partition: str = "aws",
     state_bucket: str | None = None, own_role_arns: Sequence[str] = (),
     boundary_arn: str, pass_to_services: Sequence[str], attachable_policies: Sequence[str] = (),
+    grants: Sequence[Grants] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """What ``pulumi up`` of this stack and a release need, and nothing outside this stack.
 
@@ -504,6 +507,11 @@ def deploy_permissions(
                 f"{arn}:dynamodb:{r}:table/{prefix}-*/index/*",
             ],
         },
+    ]
+    scope = Scope(prefix, region, account, partition)
+    for grant in grants:
+        st.extend(grant.deploy(scope))
+    st += [
         {
             # Nobody in CI removes or rewrites a boundary, or the stack's managed policies (the
             # boundary and the CI roles' own policies).
@@ -591,7 +599,7 @@ def split_policy(doc: Mapping[str, Any], limit: int = MANAGED_POLICY_LIMIT) -> l
 
 
 def preview_permissions(
-    *, partition: str = "aws", state_bucket: str | None = None
+    *, partition: str = "aws", state_bucket: str | None = None, grants: Sequence[Grants] = ()
 ) -> dict[str, Any]:
     """Read-only: what ``pulumi preview --refresh`` and the policy check read. No secret
     values (no ``secretsmanager:GetSecretValue``, no ``ssm:GetParameter``), no writes except the
@@ -643,6 +651,7 @@ def preview_permissions(
                 "iam:GetPolicyVersion",
                 "iam:ListPolicyVersions",
                 "iam:GetOpenIDConnectProvider",
+                *sorted({a for g in grants for a in g.preview_reads}),
             ],
             "Resource": "*",
         }
@@ -686,6 +695,8 @@ class GithubOidcArgs:
     """Services the stack passes its roles to (:func:`components.iam.passed_services`)."""
     attachable_policies: Sequence[str] = ()
     """AWS-managed policies the stack attaches (:func:`components.iam.attached_policies`)."""
+    grants: Sequence[Grants] = ()
+    """What the enabled optional components add (:class:`components.iam.Grants`)."""
 
 
 class GithubOidc(pulumi.ComponentResource):
@@ -754,7 +765,7 @@ class GithubOidc(pulumi.ComponentResource):
                 state_bucket=gh.state_bucket, own_role_arns=own,
                 boundary_arn=boundary_arn(args.prefix, account, partition),
                 pass_to_services=args.pass_to_services,
-                attachable_policies=args.attachable_policies,
+                attachable_policies=args.attachable_policies, grants=args.grants,
             )
         )  # fmt: skip
         for i, document in enumerate(documents, start=1):
@@ -787,7 +798,8 @@ class GithubOidc(pulumi.ComponentResource):
                     aws.iam.RoleInlinePolicyArgs(
                         name="preview",
                         policy=json.dumps(
-                            preview_permissions(partition=partition, state_bucket=gh.state_bucket)
+                            preview_permissions(partition=partition, state_bucket=gh.state_bucket,
+                                                grants=args.grants)
                         ),
                     )
                 ],

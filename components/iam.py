@@ -10,7 +10,7 @@ creates can never do more than this document allows, whatever its own policies s
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,37 @@ CODEDEPLOY_FOR_ECS = "AWSCodeDeployRoleForECS"
 """AWS-managed policy the CodeDeploy role carries (strategy ``codedeploy``)."""
 ECS_INFRASTRUCTURE_FOR_LB = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
 """AWS-managed policy the ECS infrastructure role carries (strategy ``ecs_bluegreen``)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a stack's IAM statements point: its name prefix, region, account and partition."""
+
+    prefix: str
+    region: str
+    account: str
+    partition: str = "aws"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:{self.partition}"
+
+
+Statements = Callable[[Scope], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grants:
+    """What an optional component adds to the stack's IAM: the deploy role's statements to
+    create, change and delete its resources (scoped to the stack), the boundary's statements for
+    the service roles it creates, the services it passes roles to, and the preview role's reads.
+    ``__main__.py`` collects them from the enabled components, so a component that is off adds
+    nothing."""
+
+    deploy: Statements = lambda _scope: []
+    boundary: Statements = lambda _scope: []
+    pass_to_services: tuple[str, ...] = ()
+    preview_reads: tuple[str, ...] = ()
 
 
 def passed_services(strategy: Strategy, flow_logs: bool) -> tuple[str, ...]:
@@ -88,7 +119,7 @@ def service_trust_policy(service: str) -> str:
 
 def boundary_policy(
     *, prefix: str, region: str, account: str, partition: str = "aws",
-    secret_arns: Sequence[str] = (),
+    secret_arns: Sequence[str] = (), grants: Sequence[Grants] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """The permissions boundary: the most any service role of this stack may do.
 
@@ -185,6 +216,9 @@ def boundary_policy(
     if sm:
         statements.append({"Sid": "ReadTheConfiguredSecrets", "Effect": "Allow",
                            "Action": "secretsmanager:GetSecretValue", "Resource": sm})  # fmt: skip
+    scope = Scope(prefix, region, account, partition)
+    for grant in grants:
+        statements.extend(grant.boundary(scope))
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -198,6 +232,8 @@ class PermissionsBoundaryArgs:
     """Region of the stack's resources."""
     secret_arns: Sequence[str] = ()
     """The SSM parameters and Secrets Manager secrets the task reads (``service.secrets``)."""
+    grants: Sequence[Grants] = ()
+    """What the enabled optional components' service roles need (:class:`Grants`)."""
 
 
 class PermissionsBoundary(pulumi.ComponentResource):
@@ -218,7 +254,7 @@ class PermissionsBoundary(pulumi.ComponentResource):
             description=f"Permissions boundary of every service role of {args.prefix}",
             policy=json.dumps(boundary_policy(
                 prefix=args.prefix, region=args.region, account=account, partition=partition,
-                secret_arns=args.secret_arns,
+                secret_arns=args.secret_arns, grants=args.grants,
             )),
             tags=stack_tags(args.prefix),
             opts=pulumi.ResourceOptions(parent=self),

@@ -45,6 +45,9 @@ CODEDEPLOY_APPLICATION = "codedeploy_application_name"
 CODEDEPLOY_GROUP = "codedeploy_deployment_group_name"
 RELEASE_DEPLOYMENT_ID = "release_deployment_id"
 
+# Notifications (only when deplight:notifications names a Slack channel)
+CHATBOT_CONFIGURATION_ARN = "chatbot_configuration_arn"
+
 # GithubOidc
 OIDC_PROVIDER_ARN = "oidc_provider_arn"
 DEPLOY_ROLE_ARN = "deploy_role_arn"

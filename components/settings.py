@@ -68,6 +68,8 @@ DIGEST_IMAGE_RE = re.compile(
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+SLACK_WORKSPACE_RE = re.compile(r"^T[A-Z0-9]{8,20}$")
+SLACK_CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{8,20}$")
 SUBJECT_RE = re.compile(
     r"^(environment:[A-Za-z0-9_.-]+|ref:refs/(heads|tags)/[A-Za-z0-9_./*-]+|pull_request)$"
 )
@@ -306,6 +308,32 @@ class GithubSettings:
         return self.oidc_provider == OIDC_PROVIDER_CREATE
 
 
+class ChatbotLogging(enum.StrEnum):
+    """What AWS Chatbot logs to CloudWatch Logs about its deliveries."""
+
+    ERROR = "ERROR"
+    INFO = "INFO"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationSettings:
+    """Where alarms and release messages go besides the alert topic."""
+
+    slack_workspace_id: str | None = None
+    """Slack workspace (team) id authorised in AWS Chatbot, ``T...``; with ``slack_channel_id``
+    the stack creates a Chatbot channel configuration subscribed to the alert topic."""
+    slack_channel_id: str | None = None
+    """Slack channel id, ``C...`` (public) or ``G...`` (private)."""
+    logging_level: ChatbotLogging = ChatbotLogging.ERROR
+    """Chatbot's own delivery logging."""
+
+    @property
+    def slack(self) -> bool:
+        """A Slack channel is configured."""
+        return bool(self.slack_workspace_id and self.slack_channel_id)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything one stack needs, validated."""
@@ -330,6 +358,7 @@ class Settings:
     ingress: IngressSettings = field(default_factory=IngressSettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     github: GithubSettings
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @property
     def prefix(self) -> str:
@@ -354,6 +383,10 @@ class Settings:
         extra = (f"environment:{self.rollback_environment}",) if self.rollback_environment else ()
         return self.github.subjects + tuple(s for s in extra if s not in self.github.subjects)
 
+
+WEBHOOK_URL_KEY = "notifications_webhook_url"
+"""Slack incoming webhook for release messages: a stack secret read by the release commands
+(:mod:`rollback.notify`), never by the program, which only checks that it is a secret."""
 
 # Per-tier defaults: the values a stack file does not set.
 TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
@@ -388,7 +421,7 @@ TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
 
 TOP_LEVEL_KEYS = (
     "tier", "image_tag", "schema_version", "release", "service", "network", "deploy", "ingress",
-    "observability", "github",
+    "observability", "github", "notifications", WEBHOOK_URL_KEY,
 )  # fmt: skip
 
 E = TypeVar("E", bound=enum.Enum)
@@ -603,7 +636,8 @@ def parse_settings(
     """
     errors: list[str] = []
     # A secret key is refused below and otherwise ignored, so no other check can echo its value.
-    raw = {k: v for k, v in raw.items() if k not in secret_keys}
+    # The webhook URL is the one secret allowed: the release commands read it, the program never.
+    raw = {k: v for k, v in raw.items() if k not in secret_keys or k == WEBHOOK_URL_KEY}
     for k in raw:
         if k not in TOP_LEVEL_KEYS:
             errors.append(
@@ -805,7 +839,7 @@ def parse_settings(
     gh.bool_("preview_role")
     gh.str_("state_bucket", S3_BUCKET_RE, "an S3 bucket name", optional=True)
 
-    for key in sorted(secret_keys):
+    for key in sorted(set(secret_keys) - {WEBHOOK_URL_KEY}):
         # A secret config value would land in plain resource inputs (a task definition's
         # environment, a tag) and so in plain state: refuse it, and never echo it.
         errors.append(
@@ -815,6 +849,30 @@ def parse_settings(
             f"Parameter Store and give its ARN in {NAMESPACE}:service.secrets "
             "(NAME: arn:aws:secretsmanager:... or arn:aws:ssm:...), which the task reads at start"
         )
+    nt = _Reader(errors, "notifications", raw.get("notifications"), {}, NotificationSettings)
+    nt.str_("slack_workspace_id", SLACK_WORKSPACE_RE,
+            "a Slack workspace id (T followed by 8-20 capitals and digits)", optional=True)
+    nt.str_("slack_channel_id", SLACK_CHANNEL_RE,
+            "a Slack channel id (C or G followed by 8-20 capitals and digits)", optional=True)
+    nt.enum_("logging_level", ChatbotLogging)  # fmt: skip
+    for have, need in (("slack_workspace_id", "slack_channel_id"),
+                       ("slack_channel_id", "slack_workspace_id")):  # fmt: skip
+        if nt.raw.get(have) and not nt.raw.get(need):
+            nt.error(need, f"a value as well when notifications.{have} is set", None)
+    if WEBHOOK_URL_KEY in raw:
+        # Never echo the value: it is, or should have been, a secret.
+        if WEBHOOK_URL_KEY not in secret_keys:
+            errors.append(
+                f"{NAMESPACE}:{WEBHOOK_URL_KEY}: expected a secret (pulumi config set --secret "
+                f"{NAMESPACE}:{WEBHOOK_URL_KEY} <url>), found a plain-text value"
+            )
+        elif not isinstance(raw[WEBHOOK_URL_KEY], str) or not raw[WEBHOOK_URL_KEY].startswith(
+            "https://"
+        ):
+            errors.append(
+                f"{NAMESPACE}:{WEBHOOK_URL_KEY}: expected an https:// URL, found [secret] "
+                "that is not one"
+            )
 
     if errors:
         raise SettingsError(errors)
@@ -834,6 +892,7 @@ def parse_settings(
         ingress=IngressSettings(**ig.values),
         observability=ObservabilitySettings(**ob.values),
         github=GithubSettings(**gh.values),  # repository and oidc_provider checked above
+        notifications=NotificationSettings(**nt.values),
     )
 
 
@@ -883,7 +942,6 @@ def secret_keys_from_pulumi_config() -> set[str]:
 def load_settings() -> Settings:
     """Reads the current stack's config (inside a Pulumi program) into :class:`Settings`."""
     import pulumi
-
     aws = pulumi.Config("aws")
     return parse_settings(pulumi.get_stack(), raw_from_pulumi_config(), region=aws.get("region"),
                           profile=aws.get("profile"),

@@ -260,6 +260,11 @@ class RealisticMocks(pulumi.runtime.Mocks):
             arn = f"arn:aws:s3:::{bucket}"
             rid = bucket
             state["bucket"] = bucket
+        elif typ == "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration":
+            config_name = inputs.get("configurationName", phys)
+            arn = f"arn:aws:chatbot::{acct}:chat-configuration/slack-channel/{config_name}"
+            rid = arn
+            gen("chatConfigurationArn", arn)
         elif typ.startswith("aws:appautoscaling/"):
             rid = inputs.get("resourceId", phys)
             arn = (
