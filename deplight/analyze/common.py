@@ -28,9 +28,11 @@ def health_rank(path: str) -> int | None:
     return HEALTH_WORDS.index(m.group(1)) if m else None
 
 
-def pick_health(routes: list[tuple[str, Evidence]], how: str, report: Report) -> Finding:
-    """The best health route among ``routes`` (path, evidence), or an undecided finding. Every
-    health-like route found goes to ``report.details["health_routes"]``."""
+def pick_health(routes: list[tuple[str, Evidence | tuple[Evidence, ...]]], how: str,
+                report: Report) -> Finding:  # fmt: skip
+    """The best health route among ``routes`` (path, evidence: one line, or every line the path
+    is assembled from), or an undecided finding. Every health-like route found goes to
+    ``report.details["health_routes"]``."""
     ranked = [(health_rank(p), i, p, ev) for i, (p, ev) in enumerate(routes)]
     ranked = [r for r in ranked if r[0] is not None]
     if ranked:
@@ -39,7 +41,7 @@ def pick_health(routes: list[tuple[str, Evidence]], how: str, report: Report) ->
         return unknown(f"no health endpoint found ({how}); add one that answers 200 without "
                        "calling dependencies, e.g. GET /health")  # fmt: skip
     _, _, path, ev = min(ranked, key=lambda r: (r[0], r[1]))
-    return found(path, f"route {path} ({how})", ev)
+    return found(path, f"route {path} ({how})", *(ev if isinstance(ev, tuple) else (ev,)))
 
 
 def join_route(*parts: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ ALPINE_VERSION = "3.20"
 FALLBACK_HEALTH_PATH = "/"
 """Probed when no health endpoint was found: the ALB accepts any 200-399 answer there."""
 
+_PORT_REF = re.compile(r"\$\{PORT(?::?-[^}]*)?\}|\$PORT\b")
 _CURL_WHY = ("# curl: the ECS task definition's health check runs it inside the container. The base\n"
              "# image tag pins the distribution release and curl follows its security updates, so\n"
              "# its package version is not pinned.\n")  # fmt: skip
@@ -118,7 +120,7 @@ def _healthcheck(p: Plan) -> str:
 
 def _cmd(argv: list[str], port: int) -> str:
     """Exec-form CMD; ``$PORT`` is resolved to the port (exec form does not expand variables)."""
-    out = [a.replace("${PORT}", str(port)).replace("$PORT", str(port)) for a in argv]
+    out = [_PORT_REF.sub(str(port), a) for a in argv]
     if any("$" in a for a in out):
         out = ["/bin/sh", "-c", "exec " + " ".join(out)]
     return "CMD " + json.dumps(out) + "\n"

@@ -28,7 +28,8 @@ _ROUTE = re.compile(r"\.(?:MapHealthChecks|MapGet)\(\s*\"(/[^\"]*)\"")
 
 
 def analyze(ws: Workspace) -> Report | None:
-    projects = [p for p in ws.glob("*.csproj") + ws.glob("*/*.csproj") + ws.glob("src/*/*.csproj")]
+    # At the root, one level down, or src/<name>/ (the dotnet new layouts).
+    projects = [f for f in ws.files if f.endswith(".csproj") and f.count("/") <= 2]
     if not projects:
         return None
     report = Report()
@@ -97,8 +98,9 @@ def analyze(ws: Workspace) -> Report | None:
     dockerfile_votes(df, ports, None)
     major = int(tfm[0].group(1).split(".")[0]) if tfm else 8
     ports.add(8080 if major >= 8 else 80, DEFAULT,
-              "the ASP.NET Core image's default (ASPNETCORE_HTTP_PORTS)" if major >= 8 else
-              "the ASP.NET Core image's default (ASPNETCORE_URLS)")  # fmt: skip
+              f"the ASP.NET Core {major} image's default (ASPNETCORE_HTTP_PORTS)" if major >= 8
+              else f"the ASP.NET Core {major} image's default (ASPNETCORE_URLS)",
+              *([tfm[1]] if tfm else []))  # fmt: skip
     f["port"] = ports.decide(report, "no port")
 
     declared = explicit_start(ws, df)

@@ -71,7 +71,7 @@ def analyze(ws: Workspace) -> Report | None:
     if len(mains) == 1:
         pkg = "." if mains[0] == "." else f"./{mains[0]}"
         report.details["main_package"] = pkg
-        f["build"] = found(f"CGO_ENABLED=0 go build -trimpath -o /out/server {pkg}",
+        f["build"] = found(f'CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/server {pkg}',
                            "the one main package", main_hits[mains[0]])  # fmt: skip
     else:
         f["build"] = unknown("no main package" if not mains else
@@ -88,6 +88,9 @@ def analyze(ws: Workspace) -> Report | None:
         port, _ = command_port(declared[0])
         if port:
             ports.add(port, START_COMMAND, declared[2], declared[1])
+    getenv = ws.find_in(main_files + sources, r"os\.Getenv\(\s*\"PORT\"\s*\)")
+    if getenv:
+        report.details["port_env"] = "PORT"
     for rx, why in ((_LISTEN, "ListenAndServe"), (_RUN, "gin Run"), (_ADDR, "http.Server Addr")):
         hit = ws.find_in(main_files + sources, rx)
         if hit:
@@ -95,12 +98,13 @@ def analyze(ws: Workspace) -> Report | None:
             break
     else:
         hit = ws.find_in(main_files + sources, _PORT_VAR)
-        if hit:
+        if hit and getenv:
+            ports.add(int(hit[0].group(1)), CODE, f"$PORT, else {hit[0].group(1)}", getenv[1],
+                      hit[1])  # fmt: skip
+        elif hit:
             ports.add(int(hit[0].group(1)), CODE, "the address variable the server binds", hit[1])
         if gin and ws.find_in(main_files, _RUN_DEFAULT):
             ports.add(8080, DEFAULT, "gin's default port (Run() without an address)")
-    if ws.find_in(main_files + sources, r"os\.Getenv\(\s*\"PORT\"\s*\)"):
-        report.details["port_env"] = "PORT"
     dockerfile_votes(df, ports, report.details.get("port_env"))
     f["port"] = ports.decide(report, "no listen address found in the code")
 

@@ -110,11 +110,12 @@ def _listen_port(ws: Workspace, files: list[str]) -> tuple[int, bool, list[Evide
     return None
 
 
-def _nest_routes(ws: Workspace, sources: list[str]) -> list[tuple[str, Evidence]]:
-    prefix = ""
+def _nest_routes(ws: Workspace, sources: list[str]) -> list[tuple[str, tuple[Evidence, ...]]]:
+    """Controller path + method path (+ the global prefix), each part with its line."""
+    prefix, prefix_ev = "", ()
     main = ws.find_in(sources, r"setGlobalPrefix\(\s*[\"'`]([^\"'`]+)[\"'`]")
     if main:
-        prefix = main[0].group(1)
+        prefix, prefix_ev = main[0].group(1), (main[1],)
     routes = []
     for rel in sources:
         text = ws.read(rel) or ""
@@ -125,7 +126,7 @@ def _nest_routes(ws: Workspace, sources: list[str]) -> list[tuple[str, Evidence]
             continue
         for m, ev in ws.search(rel, _NEST_GET):
             path = join_route(prefix, ctrl[0].group(1) or "", m.group(1) or "")
-            routes.append((path, ev if m.group(1) else ctrl[1]))
+            routes.append((path, (*prefix_ev, ctrl[1], ev)))
     return routes
 
 

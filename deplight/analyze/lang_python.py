@@ -187,15 +187,17 @@ def _django(ws: Workspace) -> dict[str, Any]:
     return out
 
 
-def _django_routes(ws: Workspace, rel: str, prefix: str = "", depth: int = 0
-                   ) -> list[tuple[str, Evidence]]:  # fmt: skip
+def _django_routes(ws: Workspace, rel: str, prefix: str = "", via: tuple[Evidence, ...] = (),
+                   depth: int = 0) -> list[tuple[str, tuple[Evidence, ...]]]:  # fmt: skip
+    """Every path of a URLconf, following ``include()``; the evidence is the chain of lines."""
     routes = []
     for m, ev in ws.search(rel, _DJANGO_PATH):
         path = join_route(prefix, m.group(1))
         if m.group(3) and depth < 3:
-            routes.extend(_django_routes(ws, m.group(3).replace(".", "/") + ".py", path, depth + 1))
+            child = m.group(3).replace(".", "/") + ".py"
+            routes.extend(_django_routes(ws, child, path, (*via, ev), depth + 1))
         else:
-            routes.append((path, ev))
+            routes.append((path, (*via, ev)))
     return routes
 
 
@@ -347,7 +349,9 @@ def analyze(ws: Workspace) -> Report | None:
                           str(port)],
                 "runserver": ["python", "manage.py", "runserver", f"0.0.0.0:{port}"],
             }[server]
-            f["start"] = found(argv, f"{framework} served by {server} (convention)", *fw_ev[:1])
+            start_ev = [deps[server].evidence] if server in deps else fw_ev[:1]
+            f["start"] = found(argv, f"{framework} served by {server} (convention)",
+                               *start_ev, app[1])  # fmt: skip
 
     # Health endpoint.
     if framework == "django":
