@@ -58,15 +58,26 @@ def render_text(out: Outcome) -> str:
         lines.append(out.block.rstrip("\n"))
     for stack, items in out.comparisons.items():
         if not items:
-            lines.append(f"Pulumi.{stack}.yaml agrees with the analysis.")
+            lines.append(agreement(out, stack))
             continue
         lines.append(f"Pulumi.{stack}.yaml differs from the analysis:")
         for m in items:
-            lines.append(f"  [{m['severity']}] {m['key']}: committed {m['committed']}, suggested "
-                         f"{m['suggested']}: {m['why']}")  # fmt: skip
+            committed, suggested = (show_value(m["key"], m[k]) for k in ("committed", "suggested"))
+            lines.append(f"  [{m['severity']}] {m['key']}: committed {committed}, suggested "
+                         f"{suggested}: {m['why']}")  # fmt: skip
     if out.written:
         lines.append("Wrote " + ", ".join(out.written) + f" in {out.path}")
     return "\n".join(lines)
+
+
+def agreement(out: Outcome, stack: str) -> str:
+    """The line for a stack with no mismatch: which keys agree, or that none could be compared."""
+    from deplight.analyze.stack import suggested_service
+
+    keys = list(suggested_service(out.report)) if out.report else []
+    if not keys:
+        return f"Pulumi.{stack}.yaml: nothing to compare, the analysis decided none of its keys."
+    return f"Pulumi.{stack}.yaml agrees with the analysis on {', '.join(keys)}."
 
 
 def _cell(text: str) -> str:
@@ -92,13 +103,14 @@ def render_markdown(out: Outcome) -> str:
     for stack, items in out.comparisons.items():
         lines.append("")
         if not items:
-            lines.append(f"`Pulumi.{stack}.yaml` agrees with the analysis.")
+            lines.append(agreement(out, stack))
             continue
         lines += [f"**`Pulumi.{stack}.yaml` differs from the analysis**", "",
                   "| | key | committed | suggested | why |", "|---|---|---|---|---|"]  # fmt: skip
         for m in items:
-            lines.append(f"| {m['severity']} | `{m['key']}` | {_cell(str(m['committed']))} | "
-                         f"{_cell(str(m['suggested']))} | {_cell(m['why'])} |")  # fmt: skip
+            committed, suggested = (show_value(m["key"], m[k]) for k in ("committed", "suggested"))
+            lines.append(f"| {m['severity']} | `{m['key']}` | {_cell(committed)} | "
+                         f"{_cell(suggested)} | {_cell(m['why'])} |")  # fmt: skip
     if out.block:
         lines += ["", f"**Suggested settings** ({PASTE_HINT}):", "", "```yaml",
                   out.block.rstrip("\n"), "```"]  # fmt: skip

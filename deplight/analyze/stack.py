@@ -22,8 +22,9 @@ def suggested_service(report: Report) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if report.value("port") is not None:
         out["container_port"] = int(report.value("port"))
-    if report.value("language") is not None:
-        # The Dockerfile's HEALTHCHECK probes the same path: keep the two in step.
+    if report.value("framework") is not None:
+        # Routes were searched. The Dockerfile's HEALTHCHECK probes the same path (the fallback
+        # too), so the two stay in step.
         out["health_check_path"] = report.value("health_check_path") or FALLBACK_HEALTH_PATH
     resources = report.value("resources")
     if resources:
@@ -114,7 +115,7 @@ def compare(report: Report, committed: ServiceSettings) -> list[Mismatch]:
             f"{committed.health_check_path} is not among the health routes found "
             f"({', '.join(sorted(known))}), so targets may be marked unhealthy",
         ))  # fmt: skip
-    elif report["language"].decided and health.value is None:
+    elif report.value("framework") is not None and health.value is None:
         out.append(Mismatch(
             "health_check_path", committed.health_check_path, None, "warning",
             f"no health endpoint found in the service ({health.reason}); make sure "
