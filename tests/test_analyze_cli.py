@@ -236,3 +236,14 @@ def test_agreement_with_a_matching_stack_in_another_project(capsys: pytest.Captu
     assert code == 0
     assert ("Pulumi.svc.yaml agrees with the analysis on container_port, health_check_path, cpu, "
             "memory.") in out
+
+
+def test_a_write_error_fails_with_json(capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:  # fmt: skip
+    service = tmp_path / "go"
+    shutil.copytree(SERVICES / "go-gin", service)
+    (service / "Dockerfile").mkdir()  # os.replace cannot put a file there, even as root
+    code, out, _ = run(capsys, str(service), "--write", "--force", "--json", "--no-cache")
+    doc = json.loads(out)
+    assert code == 1 and doc["error"].startswith(f"--write: cannot write into {service}: ")
+    assert not list(service.glob(".Dockerfile.*.tmp"))  # no temporary file left behind

@@ -15,10 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from components.outputs import AUDIT_HASH_KEY, AUDIT_RANGE_KEY
-from rollback.aws import error_code
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +72,8 @@ class LocalCache:
 
 
 class DynamoCache:
-    """Items ``{stack: CACHE_PARTITION, sk: key, body: JSON}`` in the stack's audit table."""
+    """Items ``{stack: CACHE_PARTITION, sk: key, body: JSON}`` in the stack's audit table.
+    (botocore is imported when used: a local-cache analysis does not pay for it.)"""
 
     def __init__(self, client: Any, table: str) -> None:
         self.client = client
@@ -86,11 +84,17 @@ class DynamoCache:
         return {AUDIT_HASH_KEY: {"S": CACHE_PARTITION}, AUDIT_RANGE_KEY: {"S": key}}
 
     def _fail(self, exc: Exception, action: str) -> NoReturn:
+        from botocore.exceptions import ClientError
+
+        from rollback.aws import error_code
+
         if isinstance(exc, ClientError) and error_code(exc) == "ResourceNotFoundException":
             raise CacheError(f"--cache-table {self.table}: no such DynamoDB table") from exc
         raise CacheError(f"--cache-table {self.table}: cannot {action}: {exc}") from exc
 
     def get(self, key: str) -> dict[str, Any] | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             item = self.client.get_item(TableName=self.table, Key=self._key(key)).get("Item")
         except (ClientError, BotoCoreError) as exc:
@@ -104,6 +108,8 @@ class DynamoCache:
         return value if isinstance(value, dict) else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         item = {**self._key(key), "body": {"S": json.dumps(value, sort_keys=True)}}
         try:
             self.client.put_item(TableName=self.table, Item=item)

@@ -264,6 +264,8 @@ def execute(args: argparse.Namespace) -> Outcome:
             out.written = [p.name for p in write(root, files, force=args.force)]
         except (DockerfileError, WriteRefusedError) as exc:
             out.exit_code, out.error = EXIT_FAILED, str(exc)
+        except OSError as exc:
+            out.exit_code, out.error = EXIT_FAILED, f"--write: cannot write into {root}: {exc}"
     return out
 
 

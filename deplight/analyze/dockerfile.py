@@ -359,9 +359,13 @@ def write(root: Path, files: dict[str, str], *, force: bool) -> list[Path]:
     written = []
     for name, content in files.items():
         fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, root / name)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(content)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, root / name)  # a reader sees the old file or the new, never half
+        except OSError:
+            os.unlink(tmp)
+            raise
         written.append(root / name)
     return written
