@@ -28,7 +28,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_json_is_the_report_and_the_block_validates(name: str,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, str(SERVICES / name), "--json", "--no-cache")
     doc = json.loads(out)
     assert code == 0 and doc["ok"] is True and doc["error"] is None
@@ -83,7 +83,7 @@ def test_path_that_is_a_file_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_p
 @pytest.mark.parametrize("args", [["--json"], ["--json", "x", "--bogus"],
                                   ["x", "--json", "--markdown"]])  # fmt: skip
 def test_usage_errors_with_json_are_one_json_document(args: list[str],
-                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["analyze", *args])
     assert exc.value.code == 2
@@ -97,7 +97,7 @@ def test_force_without_write_is_bad_input(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_write_creates_files_and_never_overwrites_without_force(capsys: pytest.CaptureFixture[str],
-                                                                tmp_path: Path) -> None:  # fmt: skip
+                                                                tmp_path: Path) -> None:
     service = tmp_path / "express"
     shutil.copytree(SERVICES / "express", service)
     code, out, _ = run(capsys, str(service), "--write", "--no-cache")

@@ -153,7 +153,7 @@ def test_model_spec_is_checked(spec: str, message: str) -> None:
 
 def test_cli_with_model_points_boto3_at_the_endpoint(bedrock: FakeBedrock, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     service = write(tmp_path / "svc", FLASK_WITHOUT_HEALTH)
     monkeypatch.delenv("DEPLIGHT_AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock.url)
@@ -172,7 +172,7 @@ def test_cli_with_model_points_boto3_at_the_endpoint(bedrock: FakeBedrock, tmp_p
 
 def test_cli_rejects_a_bad_model_spec_and_a_missing_region(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analyze", str(tmp_path), "--json", "--model", "openai:gpt"]) == 2
     assert "expected bedrock:<model-id>" in json.loads(capsys.readouterr().out)["error"]
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)

@@ -203,7 +203,7 @@ def test_express_listen_with_a_literal_and_yarn(tmp_path: Path) -> None:
     write(tmp_path, {"package.json": '{"main": "index.js", "dependencies": {"express": "4"}}',
                      "yarn.lock": "# yarn lockfile v1\n",
                      "index.js": "const app = require('express')();\n"
-                                 "app.get('/healthz', (q, s) => s.send('ok'));\napp.listen(8088);\n"})  # fmt: skip
+                                 "app.get('/healthz', (q, s) => s.send('ok'));\napp.listen(8088);\n"})
     report = report_of(tmp_path)
     assert report.value("port") == 8088 and report.value("start") == ["node", "index.js"]
     assert report.value("dependencies") == {"manager": "yarn", "lock_file": "yarn.lock"}

@@ -17,7 +17,7 @@ from deplight.analyze.workspace import Workspace, evidence
 START_COMMAND, SERVER_CONFIG, IMAGE_ENV, CODE, EXPOSE, DEFAULT = 60, 50, 40, 30, 20, 10
 
 HEALTH_WORDS = ("health", "healthz", "healthcheck", "health-check", "_health", "livez",
-                "readyz", "liveness", "readiness", "live", "ready", "ping", "up", "status")  # fmt: skip
+                "readyz", "liveness", "readiness", "live", "ready", "ping", "up", "status")
 """Last path segments that name a health endpoint, best first."""
 _HEALTH_RE = re.compile(r"^/(?:[^?#]*/)?(" + "|".join(map(re.escape, HEALTH_WORDS)) + r")/?$")
 

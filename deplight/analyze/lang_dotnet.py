@@ -62,7 +62,7 @@ def analyze(ws: Workspace) -> Report | None:
 
     if len(web) != 1:
         f["framework"] = unknown("no ASP.NET Core web project" if not web else
-                                 "several web projects: " + ", ".join(p for p, _ in web))  # fmt: skip
+                                 "several web projects: " + ", ".join(p for p, _ in web))
         for name in ("build", "start", "port", "health_check_path", "resources"):
             f[name] = unknown("the web project is unknown")
         return report

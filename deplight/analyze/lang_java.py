@@ -97,7 +97,7 @@ def analyze(ws: Workspace) -> Report | None:
                                   r"maven\.compiler\.target|release)>(\d+)<")  # fmt: skip
     else:
         hit = ws.find(build_file, r"JavaLanguageVersion\.of\((\d+)\)|"
-                                  r"sourceCompatibility\s*=\s*['\"]?(?:JavaVersion\.VERSION_)?(\d+)")  # fmt: skip
+                                  r"sourceCompatibility\s*=\s*['\"]?(?:JavaVersion\.VERSION_)?(\d+)")
     image = version_from_image(df, "eclipse-temurin") or version_from_image(df, "openjdk")
     if hit:
         f["version"] = found(next(g for g in hit[0].groups() if g), f"{build_file} Java release",
@@ -134,7 +134,7 @@ def analyze(ws: Workspace) -> Report | None:
             f[name] = unknown("the web framework is unknown")
         return report
     f["framework"] = found("spring-boot", f"Spring Boot in {build_file}",
-                           *[e for e in (boot[1], app_class[1] if app_class else None) if e])  # fmt: skip
+                           *[e for e in (boot[1], app_class[1] if app_class else None) if e])
 
     if maven:
         cmd = ("./mvnw" if wrapper else "mvn") + " -B -DskipTests package"
@@ -172,7 +172,7 @@ def analyze(ws: Workspace) -> Report | None:
         path = join_route(base[0] if base else "/actuator", "health")
         report.details["health_routes"] = [path]
         f["health_check_path"] = found(path, "Spring Boot Actuator's health endpoint",
-                                       *[e for e in (actuator[1], base[1] if base else None) if e])  # fmt: skip
+                                       *[e for e in (actuator[1], base[1] if base else None) if e])
         mgmt = _property(ws, configs, "management.server.port")
         if mgmt:
             report.notes.append(

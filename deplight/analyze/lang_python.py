@@ -217,7 +217,7 @@ def analyze(ws: Workspace) -> Report | None:
 
     version = _version(ws, doc, df)
     f["version"] = (found(version[0], version[1], version[2]) if version else
-                    unknown("no .python-version, runtime.txt, requires-python or base image"))  # fmt: skip
+                    unknown("no .python-version, runtime.txt, requires-python or base image"))
 
     # Dependencies and how they lock.
     if ws.exists("poetry.lock") and doc.get("tool", {}).get("poetry"):

@@ -57,7 +57,7 @@ def analyze(ws: Workspace) -> Report | None:
     version: tuple[str, str, Evidence] | None = None
     for rel, rx, why in ((".ruby-version", r"^\s*(?:ruby-)?(\d+\.\d+)", ".ruby-version"),
                          ("Gemfile", r"^\s*ruby\s+[\"'](\d+\.\d+)", "Gemfile ruby directive"),
-                         ("Gemfile.lock", r"^\s+ruby\s+(\d+\.\d+)", "Gemfile.lock RUBY VERSION")):  # fmt: skip
+                         ("Gemfile.lock", r"^\s+ruby\s+(\d+\.\d+)", "Gemfile.lock RUBY VERSION")):
         hit = ws.find(rel, rx)
         if hit:
             version = (hit[0].group(1), why, hit[1])
@@ -93,7 +93,7 @@ def analyze(ws: Workspace) -> Report | None:
         return report
     app = ws.find("config/application.rb", r"<\s*Rails::Application")
     f["framework"] = found("rails", "rails in the Gemfile", *[e for e in (rails[1], app[1] if app
-                                                                         else None) if e])  # fmt: skip
+                                                                         else None) if e])
 
     assets = ws.find("Gemfile.lock", r"^\s{4}(propshaft|sprockets-rails)\s") or ws.find(
         "Gemfile", r"^\s*gem\s+[\"'](propshaft|sprockets-rails)[\"']")
@@ -135,10 +135,10 @@ def analyze(ws: Workspace) -> Report | None:
                            evidence(puma, None, "file present"))  # fmt: skip
     else:
         f["start"] = found(["bundle", "exec", "rails", "server", "-b", "0.0.0.0", "-p",
-                            str(f["port"].value)], "rails server (convention)", rails[1])  # fmt: skip
+                            str(f["port"].value)], "rails server (convention)", rails[1])
 
     report.notes.append("Rails in production needs SECRET_KEY_BASE (or RAILS_MASTER_KEY): pass it "
-                        "as a secret (deplight:service.secrets), never as a plain variable")  # fmt: skip
+                        "as a secret (deplight:service.secrets), never as a plain variable")
     routes = [("/" + m.group(1).lstrip("/"), ev) for m, ev in ws.search("config/routes.rb", _ROUTE)]
     f["health_check_path"] = pick_health(routes, "config/routes.rb", report)
 

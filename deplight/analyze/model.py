@@ -81,7 +81,7 @@ def answer_schema(fields: list[str], report: Report) -> dict[str, Any]:
                 "items": {
                     "type": "object",
                     "properties": {"file": {"type": "string"},
-                                   "line": {"type": ["integer", "null"], "minimum": 1}},  # fmt: skip
+                                   "line": {"type": ["integer", "null"], "minimum": 1}},
                     "required": ["file"],
                     "additionalProperties": False,
                 },
@@ -219,7 +219,7 @@ def apply_answer(report: Report, ws: Workspace, asked: list[str], answer: dict[s
     every rejected or ignored one."""
     for key in sorted(set(answer) - set(asked)):
         report.notes.append(f"model answer for {key} ignored: "
-                            + ("the rules decided it" if key in FIELDS else "not a field"))  # fmt: skip
+                            + ("the rules decided it" if key in FIELDS else "not a field"))
     for field in [f for f in FIELDS if f in asked]:  # language before framework
         item = answer.get(field)
         if not isinstance(item, dict):

@@ -71,7 +71,7 @@ def for_jvm(max_heap_mib: int | None, why_heap: str) -> tuple[dict[str, int], st
     if max_heap_mib is None:
         need = JVM_DEFAULT_MIB
         basis = (f"JVM: heap ({int(JVM_HEAP_FRACTION * 100)} % of the task with "
-                 f"-XX:MaxRAMPercentage=75), metaspace and threads need about {need} MiB")  # fmt: skip
+                 f"-XX:MaxRAMPercentage=75), metaspace and threads need about {need} MiB")
     else:
         need = max(JVM_DEFAULT_MIB, math.ceil(max_heap_mib / JVM_HEAP_FRACTION))
         basis = (f"JVM: {why_heap} sets the heap to {max_heap_mib} MiB; the heap should be at most "
