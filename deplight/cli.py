@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check.register(sub)
     register_release_commands(sub)
+    from deplight.analyze import command as analyze
+
+    analyze.register(sub)
     return parser
 
 

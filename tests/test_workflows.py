@@ -32,9 +32,9 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     return job.get("steps", [])
 
 
-def test_the_four_workflows_exist() -> None:
+def test_the_workflows_exist() -> None:
     assert {p.name for p in WORKFLOWS} == {"pr.yml", "deploy.yml", "auto-rollback.yml",
-                                           "rollback.yml"}  # fmt: skip
+                                           "rollback.yml", "analyze.yml"}  # fmt: skip
 
 
 def test_workflows_validate_against_the_github_schema_offline() -> None:
@@ -68,7 +68,9 @@ def test_least_privilege_permissions(path: Path) -> None:
         assert (perms.get("id-token") == "write") == uses_oidc, (
             f"{path.name}:{name}: id-token: write only where OIDC is used"
         )
-        comments = any("comment-on-pr" in (s.get("with") or {}) for s in steps(job))
+        # a job comments through an action's comment-on-pr, or by posting to the comments API
+        comments = any("comment-on-pr" in (s.get("with") or {}) or "/comments" in s.get("run", "")
+                       for s in steps(job))  # fmt: skip
         assert (perms.get("pull-requests") == "write") == comments, (path.name, name)
         other_run = any(
             str(s.get("uses", "")).startswith(DOWNLOAD_ACTION) and "run-id" in (s.get("with") or {})
@@ -193,3 +195,21 @@ def test_pr_previews_run_pr_code_with_non_production_access_only() -> None:
     assert role["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
     pulumi = next(s for s in steps(preview) if "pulumi/actions" in s.get("uses", ""))
     assert pulumi["with"]["command"] == "preview" and pulumi["with"]["refresh"] is True
+
+
+def test_analyze_comments_the_analysis_and_the_stack_mismatches() -> None:
+    from deplight.analyze.command import MARKER
+
+    path = ROOT / ".github" / "workflows" / "analyze.yml"
+    doc = load(path)
+    assert doc["on"] == {"pull_request": None}
+    job = doc["jobs"]["analyze"]
+    runs = [s.get("run", "") for s in steps(job)]
+    analyze = next(r for r in runs if "deplight analyze" in r)
+    assert '--markdown --all-stacks' in analyze and "GITHUB_STEP_SUMMARY" in analyze
+    comment = next(s for s in steps(job) if "/comments" in s.get("run", ""))
+    # the comment it updates is the one whose first line is the report's marker
+    assert f'startswith("{MARKER}")' in comment["run"] and "--method PATCH" in comment["run"]
+    assert comment["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    for run in runs:  # event data reaches the shell only through env
+        assert "${{" not in run, run
