@@ -120,7 +120,7 @@ def _rollback(args: argparse.Namespace) -> int:
         to=args.to, reason=args.reason, auto=args.auto, confirm=args.confirm, yes=args.yes,
         allow_schema_downgrade=args.allow_schema_downgrade, cancel_stale=args.cancel_stale,
         dry_run=args.dry_run, verify_timeout_s=args.verify_timeout,
-        codedeploy_timeout_s=args.codedeploy_timeout,
+        codedeploy_timeout_s=args.codedeploy_timeout, request_id=args.request_id,
     )  # fmt: skip
     return _run(args, lambda stack, aws: rollback(stack, aws, opts))
 
@@ -202,6 +202,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="resolve the target, pick the path and run the checks; change nothing")  # fmt: skip
     rb.add_argument("--codedeploy-timeout", type=float, default=1800.0, metavar="SECONDS",
                     help="fast path: how long to wait for CodeDeploy's rollback (default 1800)")  # fmt: skip
+    rb.add_argument("--request-id", metavar="ID",
+                    help="the release API request this rollback carries out (rollback.yml passes "
+                    "it); recorded in the audit record so the API can show the outcome")  # fmt: skip
     rb.set_defaults(func=_rollback)
 
     rel = sub.add_parser(
