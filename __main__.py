@@ -17,6 +17,7 @@ from components.observability import (
     ServiceLogsArgs,
     rollback_alarm_names,
 )
+from components.release_api import ReleaseApi, ReleaseApiArgs
 from components.settings import SettingsError, Strategy, load_settings
 
 try:
@@ -74,6 +75,7 @@ observability = Observability(
     ),
 )
 serving_task_definition_arn = service.task_definition_arn
+bluegreen: BlueGreenDeployment | None = None
 if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
     # Under CODE_DEPLOY the service ignores task definition changes: this releases them.
     bluegreen = BlueGreenDeployment(
@@ -105,6 +107,23 @@ github = GithubOidc(
         prefix=prefix, stack=settings.stack, github=settings.github, region=settings.region
     ),
 )
+if settings.release_api.enabled:
+    release_api = ReleaseApi(
+        prefix,
+        ReleaseApiArgs(
+            prefix=prefix, stack=settings.stack, tier=settings.tier, region=settings.region,
+            settings=settings.release_api, repository=settings.github.repository,
+            log_retention_days=settings.observability.log_retention_days,
+            log_kms_key_arn=settings.observability.log_kms_key_arn,
+            audit_table_name=observability.audit_table_name,
+            audit_table_arn=observability.audit_table_arn, strategy=settings.deploy.strategy,
+            codedeploy_application=bluegreen.application_name if bluegreen else None,
+            codedeploy_group=bluegreen.deployment_group_name if bluegreen else None,
+            cluster_name=service.cluster_name, service_name=service.service_name,
+            rollback_alarm_names=observability.rollback_alarm_names,
+        ),
+    )  # fmt: skip
+    pulumi.export(keys.RELEASE_API_URL, release_api.api_url)
 
 pulumi.export(keys.VPC_ID, network.vpc_id)
 pulumi.export(keys.PUBLIC_SUBNET_IDS, network.public_subnet_ids)

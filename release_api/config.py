@@ -61,11 +61,6 @@ class Config:
         if strategy and strategy not in STRATEGIES:
             problems.append(f"DEPLIGHT_STRATEGY: expected one of {', '.join(STRATEGIES)}, "
                             f"found {strategy!r}")  # fmt: skip
-        if strategy == "codedeploy" and not (
-            env.get("DEPLIGHT_CODEDEPLOY_APPLICATION") and env.get("DEPLIGHT_CODEDEPLOY_GROUP")
-        ):
-            problems.append("strategy codedeploy needs DEPLIGHT_CODEDEPLOY_APPLICATION and "
-                            "DEPLIGHT_CODEDEPLOY_GROUP")  # fmt: skip
         if env.get("DEPLIGHT_TIER") == PRODUCTION_TIER and not env.get("DEPLIGHT_PRODUCTION_GROUP"):
             problems.append("a production stack needs DEPLIGHT_PRODUCTION_GROUP (the group whose "
                             "members may roll it back)")  # fmt: skip

@@ -285,11 +285,17 @@ def get_deployment(event: Mapping[str, Any], cfg: Config, caller: Caller, deps: 
                    ) -> tuple[int, dict[str, Any]]:  # fmt: skip
     stack = _stack(_query(event).get("stack"), cfg)
     found: dict[str, Any] | None = None
+    note = None
     if cfg.strategy == "codedeploy":
-        assert cfg.codedeploy_application and cfg.codedeploy_group
-        found = deployment.codedeploy_deployment(deps.clients(cfg, "codedeploy"),
-                                                 cfg.codedeploy_application, cfg.codedeploy_group)  # fmt: skip
-    elif cfg.cluster and cfg.service:
+        if cfg.codedeploy_application and cfg.codedeploy_group:
+            found = deployment.codedeploy_deployment(
+                deps.clients(cfg, "codedeploy"), cfg.codedeploy_application, cfg.codedeploy_group
+            )
+        else:
+            note = "no CodeDeploy deployment group yet (the stack has not released an image)"
+    elif not (cfg.cluster and cfg.service):
+        note = "no ECS service yet (the stack has not released an image)"
+    else:
         ecs = deps.clients(cfg, "ecs")
         if cfg.strategy == "ecs_bluegreen":
             try:
@@ -306,6 +312,7 @@ def get_deployment(event: Mapping[str, Any], cfg: Config, caller: Caller, deps: 
         "deployment": found,
         "alarms": alarms,
         "alarming": [a["name"] for a in alarms if a.get("state") == "ALARM"],
+        **({"note": note} if note else {}),
     }
 
 

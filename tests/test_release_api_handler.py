@@ -599,3 +599,35 @@ def test_deployment_of_a_codedeploy_stack(world: World) -> None:
     assert body["deployment"]["id"] == dep_id and body["deployment"]["status"] == "Created"
     assert body["deployment"]["deployment_config"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
     assert "cannot read the deployment's target" in body["deployment"]["detail_error"]
+
+
+def test_deployment_of_an_ecs_bluegreen_stack_and_of_a_bootstrap_stack(world: World) -> None:
+    """Stubber for ECS ListServiceDeployments/DescribeServiceDeployments (moto lacks them);
+    CloudWatch stays on moto."""
+    from botocore.stub import Stubber
+
+    ecs = boto3.client("ecs", region_name=REGION)
+    stub = Stubber(ecs)
+    arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-dev/web-dev/Xy"
+    stub.add_response("list_service_deployments", {"serviceDeployments": [
+        {"serviceDeploymentArn": arn, "status": "IN_PROGRESS"}]})  # fmt: skip
+    stub.add_response("describe_service_deployments", {"serviceDeployments": [{
+        "serviceDeploymentArn": arn, "status": "IN_PROGRESS", "lifecycleStage": "BAKE_TIME",
+        "targetServiceRevision": {"arn": "r", "requestedProductionTrafficWeight": 100.0}}]})  # fmt: skip
+    deps = handler.Deps(clients=lambda cfg, service: ecs if service == "ecs" else
+                        handler._client(cfg, service))  # fmt: skip
+    token = world.issuer.token()
+    event = api_event("GET", "/deployment", token=token, claims=token_claims(token),
+                      query={"stack": "dev"})  # fmt: skip
+    with stub:
+        resp = handler.handle(event, deps, env=world.env(DEPLIGHT_STRATEGY="ecs_bluegreen"))
+    body = json.loads(resp["body"])
+    assert resp["statusCode"] == 200 and body["strategy"] == "ecs_bluegreen"
+    assert body["deployment"]["green_percent"] == 100.0
+    assert [s["name"] for s in body["deployment"]["stages"] if s["state"] == "current"] == [
+        "BAKE_TIME"]
+    # before the first release there is no service (and no CodeDeploy group) to read
+    for extra in ({"DEPLIGHT_SERVICE": ""}, {"DEPLIGHT_STRATEGY": "codedeploy"}):
+        status, body, _ = world.call("GET", "/deployment", env=world.env(**extra),
+                                     query={"stack": "dev"})  # fmt: skip
+        assert status == 200 and body["deployment"] is None and "not released" in body["note"]
