@@ -12,6 +12,7 @@ from . import (
     iam,
     load_balancers,
     logs,
+    release_api,
     security_groups,
     stack,
     task_definition,
@@ -30,4 +31,5 @@ ALL_POLICIES: list[Policy] = [
     *iam.POLICIES,
     *encryption.POLICIES,
     *stack.POLICIES,
+    *release_api.POLICIES,
 ]
