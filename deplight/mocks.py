@@ -289,8 +289,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
             gen("qualifiedArn", f"{arn}:$LATEST")
             state["version"] = "$LATEST"
         elif typ == "aws:lambda/permission:Permission":
+            # A permission has no ARN of its own: a statement in the function's resource policy.
             rid = str(inputs.get("statementId") or self._gen(f"{name}-{short}", f"id of {name}"))
-            arn = str(inputs.get("function", "function"))
+            arn = f"arn:aws:lambda:{region}:{acct}:function:{inputs.get('function')}#policy/{rid}"
         elif typ.startswith("pulumi-python:dynamic:"):
             # The release resource: CodeDeploy answers with a deployment id and the revision
             # that now serves traffic.

@@ -79,6 +79,8 @@ def test_prod_registers_the_api_routes_authorizer_and_lambda() -> None:
     permission = run.one("aws:lambda/permission:Permission")
     assert permission.inputs["principal"] == "apigateway.amazonaws.com"
     assert permission.inputs["sourceArn"] == api.outputs["executionArn"] + "/*"
+    assert permission.inputs["function"] == fn.inputs["name"]
+    assert fn.inputs["name"] not in run.generated, "the plan must not show the name as a placeholder"
     assert not run.of_type("aws:lambda/functionUrl:FunctionUrl")
     assert run.outputs[keys.RELEASE_API_URL] == stage.outputs["invokeUrl"]
     assert run.outputs[keys.RELEASE_API_URL].startswith("https://")
