@@ -25,6 +25,8 @@ from components.observability import (
     ServiceLogsArgs,
     rollback_alarm_names,
 )
+from components.release_api import GRANTS as RELEASE_API_GRANTS
+from components.release_api import ReleaseApi, ReleaseApiArgs
 from components.settings import SettingsError, Strategy, Tier, load_settings
 
 try:
@@ -36,6 +38,8 @@ except SettingsError as exc:
 prefix = settings.prefix
 # What the enabled optional components add to the boundary and the CI roles.
 grants = [NOTIFICATION_GRANTS] if settings.notifications.slack else []
+if settings.release_api.enabled:
+    grants.append(RELEASE_API_GRANTS)
 # Every role the services assume carries this boundary; CI may create roles only with it.
 boundary = PermissionsBoundary(
     prefix,
@@ -98,6 +102,7 @@ observability = Observability(
     ),
 )
 serving_task_definition_arn = service.task_definition_arn
+bluegreen: BlueGreenDeployment | None = None
 if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
     # Under CODE_DEPLOY the service ignores task definition changes: this releases them.
     bluegreen = BlueGreenDeployment(
@@ -143,6 +148,23 @@ github = GithubOidc(
         grants=grants,
     ),
 )
+if settings.release_api.enabled:
+    release_api = ReleaseApi(
+        prefix,
+        ReleaseApiArgs(
+            prefix=prefix, stack=settings.stack, tier=settings.tier, region=settings.region,
+            settings=settings.release_api, repository=settings.github.repository,
+            log_retention_days=settings.observability.log_retention_days,
+            log_kms_key_arn=settings.observability.log_kms_key_arn,
+            audit_table_name=observability.audit_table_name,
+            audit_table_arn=observability.audit_table_arn, strategy=settings.deploy.strategy,
+            codedeploy_application=bluegreen.application_name if bluegreen else None,
+            codedeploy_group=bluegreen.deployment_group_name if bluegreen else None,
+            cluster_name=service.cluster_name, service_name=service.service_name,
+            rollback_alarm_names=observability.rollback_alarm_names,
+        ),
+    )  # fmt: skip
+    pulumi.export(keys.RELEASE_API_URL, release_api.api_url)
 
 if settings.notifications.slack:
     chat = Notifications(

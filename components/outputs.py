@@ -53,6 +53,9 @@ OIDC_PROVIDER_ARN = "oidc_provider_arn"
 DEPLOY_ROLE_ARN = "deploy_role_arn"
 PREVIEW_ROLE_ARN = "preview_role_arn"
 
+# ReleaseApi (release_api.enabled)
+RELEASE_API_URL = "release_api_url"
+
 # The release/rollback audit table (DynamoDB), created by Observability, written by rollback/.
 # "All records of a stack, newest first": Query AUDIT_HASH_KEY = stack, ScanIndexForward=False.
 # "One release by id": Query the AUDIT_RELEASE_INDEX on AUDIT_RELEASE_ID.

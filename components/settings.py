@@ -70,6 +70,18 @@ ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 SLACK_WORKSPACE_RE = re.compile(r"^T[A-Z0-9]{8,20}$")
 SLACK_CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{8,20}$")
+ISSUER_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s?#]*)?$")
+AUDIENCE_RE = re.compile(r"^[^\s,]{1,200}$")
+ORIGIN_RE = re.compile(
+    r"^(https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?|http://(localhost|127\.0\.0\.1)(:\d{1,5})?)$"
+)
+GROUP_RE = re.compile(r"^[^\s,](.{0,254}[^\s,])?$")
+CLAIM_RE = re.compile(r"^[A-Za-z0-9_:./-]{1,100}$")
+SECRET_ID_RE = re.compile(
+    r"^([A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+)$"
+)
+WORKFLOW_FILE_RE = re.compile(r"^[A-Za-z0-9_.-]+\.ya?ml$")
+BRANCH_RE = re.compile(r"^(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$")
 SUBJECT_RE = re.compile(
     r"^(environment:[A-Za-z0-9_.-]+|ref:refs/(heads|tags)/[A-Za-z0-9_./*-]+|pull_request)$"
 )
@@ -335,6 +347,42 @@ class NotificationSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReleaseApiSettings:
+    """The release API behind the release page (API Gateway HTTP API + Lambda), off by default.
+
+    Everyone who calls it must hold a token of the team's OIDC identity provider; rolling back a
+    production-tier stack also needs ``production_group`` in the token's groups claim.
+    """
+
+    enabled: bool = False
+    """Create the API, its authorizer, the Lambda and their logs."""
+    jwt_issuer: str | None = None
+    """The identity provider's issuer URL (https), exactly as its tokens' ``iss`` claim says."""
+    jwt_audience: tuple[str, ...] = ()
+    """Accepted ``aud`` values: the client id or API audience the provider puts in tokens."""
+    allowed_origin: str | None = None
+    """The release page's origin (``https://releases.example.com``): the only CORS origin."""
+    production_group: str | None = None
+    """Group whose members may roll back a production-tier stack; required for that tier."""
+    groups_claim: str = "groups"
+    """Token claim holding the caller's groups (``groups``, ``cognito:groups``, ...)."""
+    github_token_secret: str | None = None
+    """Secrets Manager secret (name or ARN) with the token that dispatches ``rollback.yml``."""
+    github_workflow: str = "rollback.yml"
+    """Workflow file the API dispatches (in ``github.repository``)."""
+    github_ref: str = "main"
+    """Branch whose workflow file runs."""
+    throttle_rate: int = 5
+    """Steady requests per second across all routes."""
+    throttle_burst: int = 10
+    """Burst of requests across all routes."""
+    rollback_throttle_rate: int = 1
+    """Steady requests per second of ``POST /rollbacks``."""
+    rollback_throttle_burst: int = 2
+    """Burst of ``POST /rollbacks``."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything one stack needs, validated."""
 
@@ -359,6 +407,7 @@ class Settings:
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     github: GithubSettings
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    release_api: ReleaseApiSettings = field(default_factory=ReleaseApiSettings)
 
     @property
     def prefix(self) -> str:
@@ -421,7 +470,7 @@ TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
 
 TOP_LEVEL_KEYS = (
     "tier", "image_tag", "schema_version", "release", "service", "network", "deploy", "ingress",
-    "observability", "github", "notifications", WEBHOOK_URL_KEY,
+    "observability", "github", "notifications", "release_api", WEBHOOK_URL_KEY,
 )  # fmt: skip
 
 E = TypeVar("E", bound=enum.Enum)
@@ -873,6 +922,7 @@ def parse_settings(
                 f"{NAMESPACE}:{WEBHOOK_URL_KEY}: expected an https:// URL, found [secret] "
                 "that is not one"
             )
+    ra = _release_api(errors, raw.get("release_api"), tier)
 
     if errors:
         raise SettingsError(errors)
@@ -893,7 +943,45 @@ def parse_settings(
         observability=ObservabilitySettings(**ob.values),
         github=GithubSettings(**gh.values),  # repository and oidc_provider checked above
         notifications=NotificationSettings(**nt.values),
+        release_api=ReleaseApiSettings(**ra.values),
     )
+
+
+def _release_api(errors: list[str], raw: Any, tier: Tier) -> _Reader:
+    """``deplight:release_api``: types always; the identity provider, origin and token secret
+    only when it is enabled (a disabled API may be half configured)."""
+    ra = _Reader(errors, "release_api", raw, {}, ReleaseApiSettings)
+    ra.bool_("enabled")
+    ra.str_("jwt_issuer", ISSUER_RE, "the OIDC issuer's https URL (its tokens' iss claim, e.g. "
+            "https://login.example.com/oauth2/default)", optional=True)  # fmt: skip
+    ra.str_list("jwt_audience", lambda a: None if AUDIENCE_RE.fullmatch(a) else
+                "audiences of 1-200 characters without spaces or commas")  # fmt: skip
+    ra.str_("allowed_origin", ORIGIN_RE, "the release page's origin: https://host[:port] without "
+            "a path or wildcard (http only for localhost)", optional=True)  # fmt: skip
+    ra.str_("production_group", GROUP_RE, "a group name of 1-256 characters", optional=True)
+    ra.str_("groups_claim", CLAIM_RE, "a claim name such as groups or cognito:groups")
+    ra.str_("github_token_secret", SECRET_ID_RE, "a Secrets Manager secret name or ARN",
+            optional=True)  # fmt: skip
+    ra.str_("github_workflow", WORKFLOW_FILE_RE, "a workflow file name such as rollback.yml")
+    ra.str_("github_ref", BRANCH_RE, "a branch name such as main")
+    ra.int_("throttle_rate", lo=1, hi=10_000)
+    ra.int_("throttle_burst", lo=1, hi=5_000)
+    ra.int_("rollback_throttle_rate", lo=1, hi=10_000)
+    ra.int_("rollback_throttle_burst", lo=1, hi=5_000)
+    if not ra.values.get("enabled"):
+        return ra
+    needed = {
+        "jwt_issuer": "the OIDC issuer's https URL",
+        "jwt_audience": "at least one audience",
+        "allowed_origin": "the release page's origin",
+        "github_token_secret": "the Secrets Manager secret holding the GitHub token",
+    }
+    if tier is Tier.PRODUCTION:
+        needed["production_group"] = "the group allowed to roll back production (tier production)"
+    for key, what in needed.items():
+        if not ra.values.get(key) and not any(e.startswith(ra.key(key)) for e in errors):
+            ra.error(key, f"{what} when release_api.enabled is true", ra.raw.get(key))
+    return ra
 
 
 @dataclass(frozen=True)

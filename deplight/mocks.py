@@ -270,6 +270,33 @@ class RealisticMocks(pulumi.runtime.Mocks):
             arn = (
                 f"arn:aws:application-autoscaling:{region}:{acct}:scalable-target/{_hex(seed, 20)}"
             )
+        elif typ == "aws:apigatewayv2/api:Api":
+            rid = self._gen(_hex(seed, 10), f"id of {name}")
+            arn = f"arn:aws:apigateway:{region}::/apis/{rid}"
+            gen("apiEndpoint", f"https://{rid}.execute-api.{region}.amazonaws.com")
+            gen("executionArn", f"arn:aws:execute-api:{region}:{acct}:{rid}")
+        elif typ == "aws:apigatewayv2/stage:Stage":
+            api = str(inputs.get("apiId", "api"))
+            stage = str(inputs.get("name", phys))
+            rid = stage
+            arn = f"arn:aws:apigateway:{region}::/apis/{api}/stages/{stage}"
+            path = "" if stage == "$default" else stage
+            gen("invokeUrl", f"https://{api}.execute-api.{region}.amazonaws.com/{path}")
+            gen("executionArn", f"arn:aws:execute-api:{region}:{acct}:{api}/{stage}")
+        elif typ.startswith("aws:apigatewayv2/"):  # authorizer, integration, route: short ids
+            rid = self._gen(_hex(seed, 7), f"id of {name}")
+            arn = f"arn:aws:apigateway:{region}::/apis/{inputs.get('apiId', 'api')}/{rid}"
+        elif typ == "aws:lambda/function:Function":
+            arn = f"arn:aws:lambda:{region}:{acct}:function:{phys}"
+            rid = phys
+            gen("invokeArn", f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+                f"{arn}/invocations")  # fmt: skip
+            gen("qualifiedArn", f"{arn}:$LATEST")
+            state["version"] = "$LATEST"
+        elif typ == "aws:lambda/permission:Permission":
+            # A permission has no ARN of its own: a statement in the function's resource policy.
+            rid = str(inputs.get("statementId") or self._gen(f"{name}-{short}", f"id of {name}"))
+            arn = f"arn:aws:lambda:{region}:{acct}:function:{inputs.get('function')}#policy/{rid}"
         elif typ.startswith("pulumi-python:dynamic"):
             # The release resource: CodeDeploy answers with a deployment id and the revision
             # that now serves traffic.

@@ -125,6 +125,7 @@ def _rollback(args: argparse.Namespace) -> int:
         allow_schema_downgrade=args.allow_schema_downgrade, cancel_stale=args.cancel_stale,
         dry_run=args.dry_run, verify_timeout_s=args.verify_timeout,
         codedeploy_timeout_s=args.codedeploy_timeout, lock_timeout_s=args.lock_timeout,
+        request_id=args.request_id,
     )  # fmt: skip
     return _run(args, lambda stack, aws: rollback(stack, aws, opts))
 
@@ -214,6 +215,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="fast path: how long to wait, once the deployment is stopped, for the "
                     "update holding the stack's lock to end before the config is reverted "
                     "(default 600)")  # fmt: skip
+    rb.add_argument("--request-id", metavar="ID",
+                    help="the release API request this rollback carries out (rollback.yml passes "
+                    "it); recorded in the audit record so the API can show the outcome")  # fmt: skip
     rb.set_defaults(func=_rollback)
 
     rel = sub.add_parser(

@@ -10,6 +10,7 @@ never claims a release that never ran; once the engine ran, the config stays at 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -80,6 +81,9 @@ from rollback.releases import (
 from rollback.verify import Verification, verify_release
 
 log = logging.getLogger("deplight.release")
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{7,63}$")
+"""A release API request id (``release_api.handler.REQUEST_ID_RE``)."""
 
 
 @dataclass
@@ -350,6 +354,8 @@ class RollbackOptions:
     lock_timeout_s: float = 600.0
     """Fast path: how long to wait for the update holding the stack's lock to end."""
     poll_s: float = 10.0
+    request_id: str | None = None
+    """The release API's request this rollback carries out (recorded, so the API can follow it)."""
 
 
 def active_codedeploy(aws: awsapi.Aws, outputs: Mapping[str, Any]) -> awsapi.DeploymentState | None:
@@ -481,6 +487,9 @@ def rollback(
         )
     if opts.confirm is not None and opts.confirm != CONFIRM_PROD:
         raise BadInputError(f"--confirm: expected {CONFIRM_PROD}, found {opts.confirm!r}")
+    if opts.request_id is not None and not REQUEST_ID_RE.fullmatch(opts.request_id):
+        raise BadInputError("--request-id: expected 8-64 letters, digits, '.', '_' or '-', "
+                            f"found {opts.request_id!r}")  # fmt: skip
 
     outputs = stack.outputs()
     audit = open_audit(aws, outputs, name)
@@ -544,7 +553,7 @@ def rollback(
         "started_at": stamp(started), "from_tag": current, "to_tag": target_tag,
         "from_schema": cfg.schema_version, "to_schema": target.schema_version if target else None,
         "reason": reason, "path": path, "handles_update": handles, "tier": tier.value,
-        "checks": [c.line() for c in checks],
+        "checks": [c.line() for c in checks], "request_id": opts.request_id,
     }  # fmt: skip
     result = Result(
         "rollback", name, "", "", EXIT_FAILED, from_tag=current, to_tag=target_tag, path=path,

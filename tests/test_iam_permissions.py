@@ -46,6 +46,9 @@ POLICY = "aws:iam/policy:Policy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 
 
+ADMIN_ONLY_COMPONENT = "deplight:releaseapi:ReleaseApi"
+
+
 @functools.cache
 def run_with(stack: str, strategy: Strategy) -> ProgramRun:
     config = read_stack_config(stack)
@@ -54,7 +57,10 @@ def run_with(stack: str, strategy: Strategy) -> ProgramRun:
 
 
 def is_ci(run: ProgramRun, res: Registered) -> bool:
-    """The CI roles, their policies and the OIDC provider: an administrator's `up` only."""
+    """The CI roles, their policies and the OIDC provider, and the release API (it holds the
+    GitHub dispatch token): an administrator's `up` only."""
+    if f"{ADMIN_ONLY_COMPONENT}$" in res.urn:
+        return True
     ci = f"{run.settings.prefix}-github-"
     if res.type == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
         return True
@@ -794,6 +800,12 @@ REFRESH_READS: dict[str, tuple[str, ...]] = {
     "aws:codedeploy/deploymentConfig:DeploymentConfig": ("codedeploy:GetDeploymentConfig",),
     "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration": (
         "chatbot:DescribeSlackChannelConfigurations", "chatbot:ListTagsForResource"),
+    **dict.fromkeys(("aws:apigatewayv2/api:Api", "aws:apigatewayv2/authorizer:Authorizer",
+                     "aws:apigatewayv2/integration:Integration", "aws:apigatewayv2/route:Route",
+                     "aws:apigatewayv2/stage:Stage"), ("apigateway:GET",)),
+    "aws:lambda/function:Function": ("lambda:GetFunction", "lambda:ListVersionsByFunction",
+                                     "lambda:GetFunctionCodeSigningConfig"),
+    "aws:lambda/permission:Permission": ("lambda:GetPolicy",),
     # The release resource's `read`: the deployment, its group, what the service serves.
     "pulumi-python:dynamic/deplight:Release": ("codedeploy:GetDeployment",
                                                 "codedeploy:GetDeploymentGroup",
@@ -873,7 +885,8 @@ def aws_class(type_: str) -> type | None:
     if not type_.startswith("aws:"):
         return None
     module, name = type_.split(":")[1].split("/")[0], type_.split(":")[2]
-    return getattr(getattr(pulumi_aws, module), name)
+    # Python keywords get a trailing underscore (aws:lambda/... -> pulumi_aws.lambda_)
+    return getattr(getattr(pulumi_aws, module, None) or getattr(pulumi_aws, f"{module}_"), name)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=str)

@@ -78,6 +78,8 @@ def check_github_trust(type_: str, props: Mapping[str, Any], _cfg: Mapping[str, 
 
 
 READ_VERBS = ("Describe", "Get", "List", "BatchGet")
+READ_ACTIONS = ("apigateway:GET",)
+"""Reads that are not named like one: API Gateway's IAM actions are HTTP verbs."""
 LOCKS = "/.pulumi/locks/*"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -106,7 +108,8 @@ def writes(doc: Any) -> list[str]:
         locks_only = all(str(r).endswith(LOCKS) for r in as_list(st.get("Resource")))
         for action in (str(a) for a in as_list(st.get("Action") or st.get("NotAction"))):
             verb = action.split(":", 1)[-1]
-            if "NotAction" in st or action == "*" or not verb.startswith(READ_VERBS):
+            read = verb.startswith(READ_VERBS) or action in READ_ACTIONS
+            if "NotAction" in st or action == "*" or not read:
                 if not (locks_only and action in ("s3:PutObject", "s3:DeleteObject")):
                     out.append(action)
     return out

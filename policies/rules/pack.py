@@ -13,6 +13,7 @@ from . import (
     load_balancers,
     logs,
     notifications,
+    release_api,
     security_groups,
     stack,
     task_definition,
@@ -32,4 +33,5 @@ ALL_POLICIES: list[Policy] = [
     *encryption.POLICIES,
     *stack.POLICIES,
     *notifications.POLICIES,
+    *release_api.POLICIES,
 ]

@@ -1,0 +1,420 @@
+"""The ReleaseApi component: the back end of the release page, safe to expose to the internet.
+
+An API Gateway HTTP API whose three routes (``GET /releases``, ``GET /deployment``,
+``POST /rollbacks``) all sit behind a JWT authorizer for the team's OIDC identity provider, a
+Python Lambda (the ``release_api/`` package of this repository, zipped by Pulumi), the function's
+log group, access logs, throttling on the stage and tighter throttling on ``POST /rollbacks``,
+CORS for the release page's origin only, and a role that can read this stack's audit table and
+deployment state, write audit records and read one secret (the GitHub token), nothing else.
+
+The function is invoked only by this API (the permission's source ARN is the API's execution
+ARN); it has no function URL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import Grants, service_trust_policy, stack_tags
+from components.settings import ReleaseApiSettings, Strategy, Tier
+
+HANDLER_DIR = Path(__file__).resolve().parent.parent / "release_api"
+"""The Lambda's code: this repository's ``release_api/`` package."""
+HANDLER = "release_api.handler.lambda_handler"
+RUNTIME = "python3.13"
+ROLLBACK_ROUTE = "POST /rollbacks"
+ROUTES = ("GET /releases", "GET /deployment", ROLLBACK_ROUTE)
+FUNCTION_TIMEOUT_S = 15
+INTEGRATION_TIMEOUT_MS = 20_000
+"""Longer than the function may run, shorter than API Gateway's 30 s limit."""
+
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime", "routeKey": "$context.routeKey",
+    "status": "$context.status", "responseLength": "$context.responseLength",
+    "latencyMs": "$context.responseLatency", "caller": "$context.authorizer.claims.sub",
+    "authorizerError": "$context.authorizer.error",
+    "integrationError": "$context.integrationErrorMessage", "userAgent": "$context.identity.userAgent",
+}, separators=(",", ":"))  # fmt: skip
+"""One JSON line per request: who (the token's ``sub``), which route, what status."""
+
+
+GRANTS = Grants(
+    preview_reads=(
+        "apigateway:GET",
+        "lambda:GetFunction",
+        "lambda:GetFunctionCodeSigningConfig",
+        "lambda:GetPolicy",
+        "lambda:ListVersionsByFunction",
+    ),
+)
+"""The release API is changed by an administrator's ``pulumi up`` only, like the CI roles: its
+Lambda holds the GitHub dispatch token, so CI (which runs repository code) gets no write on it
+and its role carries no permissions boundary that CI could work under. PR previews may read it
+(``pulumi preview --refresh``)."""
+
+
+def function_name(prefix: str) -> str:
+    return f"{prefix}-release-api"
+
+
+def code_archive(directory: Path = HANDLER_DIR) -> pulumi.AssetArchive:
+    """The package's modules under ``release_api/`` in the zip (the handler imports itself as
+    ``release_api.*``). Only ``*.py``: no ``__pycache__``, so the archive's hash changes only when
+    the code does."""
+    files = sorted(directory.glob("*.py"))
+    if not (directory / "handler.py").is_file():
+        raise FileNotFoundError(f"the release API's handler is missing: {directory / 'handler.py'}")
+    return pulumi.AssetArchive(
+        {f"release_api/{p.name}": pulumi.FileAsset(str(p)) for p in files}
+    )
+
+
+def secret_resource(secret: str, *, partition: str, region: str, account: str) -> str:
+    """The secret's ARN for IAM: as given, or from its name (Secrets Manager appends ``-`` and six
+    random characters to every secret's ARN)."""
+    if secret.startswith("arn:"):
+        return secret
+    return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{secret}-??????"
+
+
+def handler_policy(
+    *, partition: str, region: str, account: str, stack: str, audit_table_arn: str,
+    log_group_arn: str, secret: str, strategy: Strategy, codedeploy_application: str | None,
+    codedeploy_group: str | None, cluster: str, service: str | None, alarm_names: Sequence[str],
+) -> dict[str, Any]:  # fmt: skip
+    """What the handler does, scoped to this stack's ARNs; no statement uses ``Resource: *``.
+
+    DynamoDB access is further limited to this stack's partitions (``dynamodb:LeadingKeys``):
+    the release log (``<stack>``) and the request ids (``<stack>#rollback-requests``).
+    """
+    r = f"{region}:{account}"
+    partitions = [stack, f"{stack}#rollback-requests"]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadTheAuditTable",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query", "dynamodb:GetItem"],
+            "Resource": audit_table_arn,
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": partitions}},
+        },
+        {
+            # Put and Update, also inside TransactWriteItems; never Delete.
+            "Sid": "WriteAuditRecords",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": audit_table_arn,
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": partitions}},
+        },
+        {
+            "Sid": "ReadTheGithubToken",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": secret_resource(secret, partition=partition, region=region, account=account),
+        },
+        {
+            "Sid": "WriteItsLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+    ]
+    if alarm_names:
+        statements.append({
+            "Sid": "ReadTheRollbackAlarms",
+            "Effect": "Allow",
+            "Action": "cloudwatch:DescribeAlarms",
+            "Resource": [f"arn:{partition}:cloudwatch:{r}:alarm:{n}" for n in alarm_names],
+        })  # fmt: skip
+    if strategy is Strategy.CODEDEPLOY and codedeploy_application and codedeploy_group:
+        statements.append({
+            "Sid": "ReadCodeDeployDeployments",
+            "Effect": "Allow",
+            "Action": ["codedeploy:ListDeployments", "codedeploy:GetDeployment",
+                       "codedeploy:ListDeploymentTargets", "codedeploy:GetDeploymentTarget"],
+            "Resource": f"arn:{partition}:codedeploy:{r}:deploymentgroup:"
+                        f"{codedeploy_application}/{codedeploy_group}",
+        })  # fmt: skip
+    elif service:
+        statements.append({
+            "Sid": "ReadEcsDeployments",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeServices", "ecs:ListServiceDeployments",
+                       "ecs:DescribeServiceDeployments"],
+            "Resource": [f"arn:{partition}:ecs:{r}:service/{cluster}/{service}",
+                         f"arn:{partition}:ecs:{r}:service-deployment/{cluster}/{service}/*"],
+        })  # fmt: skip
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def function_environment(
+    *, stack: str, tier: Tier, audit_table: str, strategy: Strategy,
+    codedeploy_application: str | None, codedeploy_group: str | None, cluster: str,
+    service: str | None, alarm_names: Sequence[str], settings: ReleaseApiSettings,
+    repository: str,
+) -> dict[str, str]:  # fmt: skip
+    """The handler's configuration (``release_api.config.Config.from_env`` reads it). Plain
+    values only: the GitHub token stays in Secrets Manager and is read at run time."""
+    env = {
+        "DEPLIGHT_STACK": stack,
+        "DEPLIGHT_TIER": tier.value,
+        "DEPLIGHT_AUDIT_TABLE": audit_table,
+        "DEPLIGHT_STRATEGY": strategy.value,
+        "DEPLIGHT_CLUSTER": cluster,
+        "DEPLIGHT_SERVICE": service or "",
+        "DEPLIGHT_ROLLBACK_ALARMS": ",".join(alarm_names),
+        "DEPLIGHT_JWT_ISSUER": settings.jwt_issuer or "",
+        "DEPLIGHT_JWT_AUDIENCES": ",".join(settings.jwt_audience),
+        "DEPLIGHT_PRODUCTION_GROUP": settings.production_group or "",
+        "DEPLIGHT_GROUPS_CLAIM": settings.groups_claim,
+        "DEPLIGHT_GITHUB_REPOSITORY": repository,
+        "DEPLIGHT_GITHUB_WORKFLOW": settings.github_workflow,
+        "DEPLIGHT_GITHUB_REF": settings.github_ref,
+        "DEPLIGHT_GITHUB_TOKEN_SECRET": settings.github_token_secret or "",
+    }
+    if strategy is Strategy.CODEDEPLOY and codedeploy_application and codedeploy_group:
+        env["DEPLIGHT_CODEDEPLOY_APPLICATION"] = codedeploy_application
+        env["DEPLIGHT_CODEDEPLOY_GROUP"] = codedeploy_group
+    return {k: v for k, v in env.items() if v}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseApiArgs:
+    """Inputs of :class:`ReleaseApi`."""
+
+    prefix: str
+    """Name prefix (``<service>-<stack>``)."""
+    stack: str
+    """The stack (environment) the API serves."""
+    tier: Tier
+    """``production`` makes rollbacks need the group and the confirmation text."""
+    region: str
+    """Region of the stack."""
+    settings: ReleaseApiSettings
+    """Issuer, audience, origin, token secret, throttling."""
+    repository: str
+    """``owner/name`` of the repository whose ``rollback.yml`` is dispatched."""
+    log_retention_days: int
+    """Retention of the function's and the access log groups."""
+    log_kms_key_arn: str | None = None
+    """KMS key for the log groups (optional)."""
+    audit_table_name: pulumi.Input[str]
+    """The stack's release/rollback audit table."""
+    audit_table_arn: pulumi.Input[str]
+    """Its ARN."""
+    strategy: Strategy
+    """How the stack releases: decides where the deployment in progress is read."""
+    codedeploy_application: pulumi.Input[str] | None = None
+    """CodeDeploy application (strategy codedeploy)."""
+    codedeploy_group: pulumi.Input[str] | None = None
+    """CodeDeploy deployment group (strategy codedeploy)."""
+    cluster_name: pulumi.Input[str]
+    """ECS cluster."""
+    service_name: pulumi.Input[str] | None = None
+    """ECS service (``None`` before the first release)."""
+    rollback_alarm_names: pulumi.Input[Sequence[str]]
+    """The alarms that stop a release: their states are shown with the deployment."""
+
+
+class ReleaseApi(pulumi.ComponentResource):
+    """API Gateway HTTP API + JWT authorizer + Lambda for the release page (see module doc)."""
+
+    api_url: pulumi.Output[str]
+    """Base URL of the API (the ``$default`` stage's invoke URL)."""
+    api_id: pulumi.Output[str]
+    """The HTTP API's id."""
+    function_name: pulumi.Output[str]
+    """The Lambda function."""
+    role_arn: pulumi.Output[str]
+    """The function's role."""
+    access_log_group_name: pulumi.Output[str]
+    """Where API Gateway writes one line per request."""
+
+    def __init__(
+        self, name: str, args: ReleaseApiArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("deplight:releaseapi:ReleaseApi", name, None, opts)
+        s = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        tags = stack_tags(args.prefix)
+        fn_name = function_name(args.prefix)
+        account = aws.get_caller_identity().account_id
+        partition = aws.get_partition().partition
+
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-release-api-logs",
+            name=f"/aws/lambda/{fn_name}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-release-api-access-logs",
+            name=f"/aws/apigateway/{fn_name}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+
+        codedeploy = args.strategy is Strategy.CODEDEPLOY
+        role = aws.iam.Role(
+            f"{name}-release-api-role",
+            name=fn_name,
+            description=f"The release API's Lambda for stack {args.stack}",
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com"),
+            inline_policies=[
+                aws.iam.RoleInlinePolicyArgs(
+                    name="release-api",
+                    policy=pulumi.Output.all(
+                        args.audit_table_arn, logs.arn, args.codedeploy_application if codedeploy
+                        else None, args.codedeploy_group if codedeploy else None,
+                        args.cluster_name, args.service_name, args.rollback_alarm_names,
+                    ).apply(lambda v: json.dumps(handler_policy(
+                        partition=partition, region=args.region, account=account,
+                        stack=args.stack, audit_table_arn=v[0], log_group_arn=v[1],
+                        secret=s.github_token_secret or "", strategy=args.strategy,
+                        codedeploy_application=v[2], codedeploy_group=v[3], cluster=v[4],
+                        service=v[5], alarm_names=list(v[6] or []),
+                    ))),
+                )
+            ],  # fmt: skip
+            tags=tags,
+            opts=child,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-release-api",
+            name=fn_name,
+            description=f"Release API of stack {args.stack}: release log, deployment, rollbacks",
+            role=role.arn,
+            runtime=RUNTIME,
+            handler=HANDLER,
+            code=code_archive(),
+            architectures=["arm64"],
+            memory_size=256,
+            timeout=FUNCTION_TIMEOUT_S,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables=pulumi.Output.all(
+                    args.audit_table_name, args.codedeploy_application if codedeploy else None,
+                    args.codedeploy_group if codedeploy else None, args.cluster_name,
+                    args.service_name, args.rollback_alarm_names,
+                ).apply(lambda v: function_environment(
+                    stack=args.stack, tier=args.tier, audit_table=v[0], strategy=args.strategy,
+                    codedeploy_application=v[1], codedeploy_group=v[2], cluster=v[3],
+                    service=v[4], alarm_names=list(v[5] or []), settings=s,
+                    repository=args.repository,
+                ))
+            ),  # fmt: skip
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON", log_group=logs.name
+            ),
+            tags=tags,
+            # the log group first: otherwise Lambda creates it on first write, without retention
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+        )
+
+        api = aws.apigatewayv2.Api(
+            f"{name}-release-api-http",
+            name=fn_name,
+            protocol_type="HTTP",
+            description=f"Release API of stack {args.stack} (every route behind the JWT authorizer)",
+            cors_configuration=aws.apigatewayv2.ApiCorsConfigurationArgs(
+                allow_origins=[s.allowed_origin or ""],
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            ),
+            tags=tags,
+            opts=child,
+        )
+        authorizer = aws.apigatewayv2.Authorizer(
+            f"{name}-release-api-jwt",
+            api_id=api.id,
+            name=f"{fn_name}-jwt",
+            authorizer_type="JWT",
+            identity_sources=["$request.header.Authorization"],
+            jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
+                issuer=s.jwt_issuer, audiences=list(s.jwt_audience)
+            ),
+            opts=child,
+        )
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-release-api-lambda",
+            api_id=api.id,
+            integration_type="AWS_PROXY",
+            integration_method="POST",
+            integration_uri=function.invoke_arn,
+            payload_format_version="2.0",
+            timeout_milliseconds=INTEGRATION_TIMEOUT_MS,
+            opts=child,
+        )
+        routes = [
+            aws.apigatewayv2.Route(
+                f"{name}-release-api-{key.split()[0].lower()}-{key.split('/')[1]}",
+                api_id=api.id,
+                route_key=key,
+                authorization_type="JWT",
+                authorizer_id=authorizer.id,
+                target=integration.id.apply(lambda i: f"integrations/{i}"),
+                opts=child,
+            )
+            for key in ROUTES
+        ]
+        stage = aws.apigatewayv2.Stage(
+            f"{name}-release-api-stage",
+            api_id=api.id,
+            name="$default",
+            auto_deploy=True,
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=access_logs.arn, format=ACCESS_LOG_FORMAT
+            ),
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=s.throttle_rate,
+                throttling_burst_limit=s.throttle_burst,
+                detailed_metrics_enabled=True,
+            ),
+            route_settings=[
+                aws.apigatewayv2.StageRouteSettingArgs(
+                    route_key=ROLLBACK_ROUTE,
+                    throttling_rate_limit=s.rollback_throttle_rate,
+                    throttling_burst_limit=s.rollback_throttle_burst,
+                    detailed_metrics_enabled=True,
+                )
+            ],
+            tags=tags,
+            # route settings name routes, which must exist first
+            opts=pulumi.ResourceOptions(parent=self, depends_on=routes),
+        )
+        aws.lambda_.Permission(
+            f"{name}-release-api-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="apigateway.amazonaws.com",
+            # this API only, any stage and route: not any API Gateway in any account
+            source_arn=api.execution_arn.apply(lambda arn: f"{arn}/*"),
+            opts=child,
+        )
+
+        self.api_url = stage.invoke_url
+        self.api_id = api.id
+        self.function_name = function.name
+        self.role_arn = role.arn
+        self.access_log_group_name = access_logs.name
+        self.register_outputs(
+            {
+                "api_url": self.api_url,
+                "api_id": self.api_id,
+                "function_name": self.function_name,
+                "role_arn": self.role_arn,
+                "access_log_group_name": self.access_log_group_name,
+            }
+        )
+

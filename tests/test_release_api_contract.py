@@ -1,0 +1,43 @@
+"""The release API's Lambda package stands alone, and its copies of shared names agree with the
+originals in ``components/`` and ``rollback/``."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+
+from components import outputs
+from components.settings import IMAGE_TAG_RE, Tier
+from release_api import contract, handler
+from rollback import audit, aws, checks, commands
+from tests.conftest import ROOT
+
+
+def test_shared_names_agree_with_their_sources() -> None:
+    assert (contract.AUDIT_HASH_KEY, contract.AUDIT_RANGE_KEY, contract.AUDIT_RELEASE_ID) == (
+        outputs.AUDIT_HASH_KEY, outputs.AUDIT_RANGE_KEY, outputs.AUDIT_RELEASE_ID)
+    assert contract.CONFIRM_PROD == checks.CONFIRM_PROD
+    assert contract.ENDPOINT_ENV == aws.ENDPOINT_ENV
+    assert contract.NO_OUTCOME == audit.NO_OUTCOME
+    assert contract.PRODUCTION_TIER == Tier.PRODUCTION.value
+    assert handler.IMAGE_TAG_RE.pattern == IMAGE_TAG_RE.pattern
+    assert handler.REQUEST_ID_RE.pattern == commands.REQUEST_ID_RE.pattern
+    for when in (datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+                 datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2)))):  # fmt: skip
+        assert contract.stamp(when) == audit.stamp(when)
+
+
+def test_the_lambda_package_imports_only_the_runtime() -> None:
+    """The zip holds release_api/ alone: the standard library, boto3/botocore (in the Lambda
+    runtime) and itself, nothing from components/, rollback/ or a third-party package."""
+    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "release_api"}
+    files = sorted((ROOT / "release_api").glob("*.py"))
+    assert len(files) >= 6
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])  # fmt: skip
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
