@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 from moto.backends import get_backend
-from moto.server import ThreadedMotoServer
 
 from components.release_provider import (
-    ENDPOINT_ENV,
     ReleaseFailedError,
     ReleaseProvider,
     release,
@@ -33,27 +30,17 @@ TD1 = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web-prod:1"
 TD2 = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web-prod:2"
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def codedeploy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(ENDPOINT_ENV, moto_endpoint)
-    client = boto3.client("codedeploy", region_name=REGION, endpoint_url=moto_endpoint)
-    if "web-prod" not in client.list_applications()["applications"]:
-        client.create_application(applicationName="web-prod", computePlatform="ECS")
-        client.create_deployment_group(
-            applicationName="web-prod", deploymentGroupName="web-prod",
-            serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/web-prod-codedeploy",
-            deploymentStyle={"deploymentType": "BLUE_GREEN",
-                             "deploymentOption": "WITH_TRAFFIC_CONTROL"},
-        )  # fmt: skip
+def codedeploy(aws_endpoint: str) -> Any:
+    """The CodeDeploy application and group on the session's moto server (reset for this test)."""
+    client = boto3.client("codedeploy", region_name=REGION, endpoint_url=aws_endpoint)
+    client.create_application(applicationName="web-prod", computePlatform="ECS")
+    client.create_deployment_group(
+        applicationName="web-prod", deploymentGroupName="web-prod",
+        serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/web-prod-codedeploy",
+        deploymentStyle={"deploymentType": "BLUE_GREEN",
+                         "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+    )  # fmt: skip
     return client
 
 
