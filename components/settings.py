@@ -509,7 +509,7 @@ def _public_or_private_cidr(value: str) -> str | None:
 
 
 def _subject(value: str) -> str | None:
-    if value.strip() in ("*", "") or not SUBJECT_RE.fullmatch(value) or value.endswith(":*"):
+    if value.strip() in ("*", "") or not SUBJECT_RE.fullmatch(value):
         return (
             "OIDC subjects such as environment:prod, ref:refs/heads/main, ref:refs/tags/v* "
             "(no bare *)"

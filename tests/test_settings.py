@@ -239,3 +239,13 @@ def test_committed_prod_differs_from_dev_only_as_data() -> None:
     assert dev.tier is Tier.DEVELOPMENT and prod.tier is Tier.PRODUCTION
     assert prod.ingress.certificate_arn and not dev.ingress.certificate_arn
     assert prod.service.min_count >= 2 and prod.network.az_count >= 2
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["*", " * ", "", "environment:*", "ref:refs/heads/main:*", "pull_request:*", "repo:org/app:*",
+     "environment:prod:*", "ref:refs/heads/*:*"],
+)  # fmt: skip
+def test_wildcard_subjects_are_refused(subject: str) -> None:
+    err = one_error({"github": {"subjects": [subject]}})
+    assert err.startswith("deplight:github.subjects:") and "no bare *" in err, err
