@@ -158,6 +158,29 @@ def test_returns_once_traffic_is_on_green_without_waiting_for_blue_termination()
     assert "blue stays up" in log[-1]
 
 
+def test_keeps_waiting_while_after_allow_traffic_runs() -> None:
+    # AllowTraffic done but its AfterAllowTraffic hooks still running: the shift is not finished
+    # (the hooks can still fail it), so the release must poll again instead of returning.
+    client, stub = stubbed()
+    ids = {"deploymentId": "d-ABCDEF123"}
+    target_ids = {**ids, "targetId": "web-prod:web-prod"}
+    polls = [{"AllowTraffic": "Succeeded", "AfterAllowTraffic": "InProgress"},
+             {"AllowTraffic": "Succeeded", "AfterAllowTraffic": "Succeeded"}]  # fmt: skip
+    for events in polls:
+        stub.add_response("get_deployment", deployment("InProgress"), ids)
+        stub.add_response("list_deployment_targets", {"targetIds": ["web-prod:web-prod"]}, ids)
+        stub.add_response("get_deployment_target", target(events), target_ids)
+    sleeps: list[float] = []
+    with stub:
+        log = wait_for_traffic(client, "d-ABCDEF123", timeout_seconds=60, poll_seconds=7,
+                               sleep=sleeps.append)  # fmt: skip
+    stub.assert_no_pending_responses()
+    assert sleeps == [7]
+    assert log == ["InProgress (AllowTraffic done)",
+                   "InProgress (AllowTraffic, AfterAllowTraffic done)",
+                   "production traffic fully on green; blue stays up for the termination wait"]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("status", "extra", "expected"),
     [
