@@ -652,7 +652,7 @@ def _subject(value: str) -> str | None:
             "subjects that run reviewed code: pull_request runs the pull request's own, "
             "unreviewed code (only the read-only preview role trusts it)"
         )
-    if value.strip() in ("*", "") or not SUBJECT_RE.fullmatch(value) or value.endswith(":*"):
+    if value.strip() in ("*", "") or not SUBJECT_RE.fullmatch(value):
         return (
             "OIDC subjects such as environment:prod, ref:refs/heads/main, ref:refs/tags/v* "
             "(no bare *)"

@@ -3,17 +3,22 @@
 ``set_mocks`` is configured by :func:`deplight.harness.run_program` for each program run (one
 place, not at import time in several files). Component tests that build a single component use
 the ``pulumi_mocks`` fixture, which installs :class:`deplight.mocks.RealisticMocks` the same way.
-AWS credentials are dummies: no test may reach AWS.
+AWS credentials are dummies: no test may reach AWS. Every boto3 path is tested against the one
+moto server of the session (``moto_endpoint``, HTTP on 127.0.0.1), reset per test by
+``aws_endpoint``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pulumi
 import pytest
+from moto.server import ThreadedMotoServer
 from pulumi.runtime import settings as pulumi_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +27,7 @@ if str(ROOT) not in sys.path:
 
 from deplight.harness import ProgramRun, run_program  # noqa: E402
 from deplight.mocks import RealisticMocks  # noqa: E402
+from rollback.aws import ENDPOINT_ENV  # noqa: E402
 
 COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
@@ -36,6 +42,32 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server on 127.0.0.1 (a free port), one for the whole session."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_endpoint(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A clean moto server for this test; every Deplight boto3 client points at it.
+
+    The run also looks local to the release commands: ``GITHUB_ACTOR`` is octocat and the CI
+    variables are unset, so audit records do not depend on where the tests run.
+    """
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    monkeypatch.setenv(ENDPOINT_ENV, moto_endpoint)
+    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
+    for var in ("GITHUB_ACTIONS", "CI", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(var, raising=False)
+    return moto_endpoint
 
 
 @pytest.fixture

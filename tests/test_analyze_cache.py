@@ -16,7 +16,7 @@ from deplight.analyze.engine import analyze
 from deplight.cli import main
 from rollback.audit import DynamoAudit
 from tests.test_analyze_rules import SERVICES
-from tests.test_rollback_support import MotoWorld, aws_endpoint, moto_endpoint  # noqa: F401
+from tests.test_rollback_support import MotoWorld
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_cli_uses_the_xdg_cache_by_default(service: Path, tmp_path: Path,
                                                             "key": second["key"]}  # fmt: skip
 
 
-def test_dynamodb_cache_in_the_audit_table(aws_endpoint: str, service: Path,  # noqa: F811
+def test_dynamodb_cache_in_the_audit_table(aws_endpoint: str, service: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     world = MotoWorld(aws_endpoint, "dev")  # the audit table, created as the program creates it
     args = ["analyze", str(service), "--json", "--cache-table", world.table]
@@ -126,14 +126,14 @@ def test_dynamodb_cache_in_the_audit_table(aws_endpoint: str, service: Path,  # 
     assert third["report"]["findings"]["port"]["value"] == 5002
 
 
-def test_a_missing_table_is_bad_input(aws_endpoint: str, service: Path,  # noqa: F811
+def test_a_missing_table_is_bad_input(aws_endpoint: str, service: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     assert main(["analyze", str(service), "--json", "--cache-table", "nope"]) == 2
     doc = json.loads(capsys.readouterr().out)
     assert doc["error"] == "--cache-table nope: no such DynamoDB table" and doc["report"] is None
 
 
-def test_dynamo_cache_errors_name_the_table(aws_endpoint: str) -> None:  # noqa: F811
+def test_dynamo_cache_errors_name_the_table(aws_endpoint: str) -> None:
     from tests.test_rollback_support import moto_client
 
     cache = DynamoCache(moto_client(aws_endpoint, "dynamodb"), "missing")

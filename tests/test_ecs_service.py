@@ -394,6 +394,19 @@ def test_committed_stacks_track_the_serving_group(stack: str) -> None:
     assert (_scaling_signal(run, blue=None, green=500) == 500) is (strategy != "rolling"), strategy
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_autoscaling_scales_out_fast_and_in_slowly(stack: str) -> None:
+    # Out after 60 s so a spike gets capacity quickly; in only after 120 s so one quiet minute
+    # does not remove tasks the next minute needs again (flapping).
+    policies = program_run(stack).of_type("aws:appautoscaling/policy:Policy")
+    assert len(policies) == 2
+    for policy in policies:
+        conf = policy.inputs["targetTrackingScalingPolicyConfiguration"]
+        assert (int(conf["scaleOutCooldown"]), int(conf["scaleInCooldown"])) == (60, 120), (
+            policy.urn
+        )
+
+
 def test_cluster_has_container_insights() -> None:
     cluster = program_run("prod").one("aws:ecs/cluster:Cluster")
     assert {"name": "containerInsights", "value": "enabled"} in cluster.inputs["settings"]

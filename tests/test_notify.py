@@ -1,7 +1,7 @@
 """Release notifications: message content per event kind, and delivery that never decides a
 release (a local HTTP server stands in for Slack; moto's server for SNS)."""
 
-# ruff: noqa: F811 - the moto fixtures are imported by name and then requested as arguments
+
 from __future__ import annotations
 
 import json
@@ -26,7 +26,7 @@ from rollback.notify import (
     slack_message,
 )
 from tests.snapshots import assert_snapshot
-from tests.test_rollback_support import aws_endpoint, moto_client, moto_endpoint  # noqa: F401
+from tests.test_rollback_support import moto_client
 
 LINKS = {
     "service": "https://web-prod-1234567890.us-east-1.elb.amazonaws.com",

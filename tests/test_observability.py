@@ -115,6 +115,22 @@ def test_thresholds_and_missing_data_choices() -> None:
     assert "requests > 0" in expr
 
 
+@pytest.mark.parametrize("periods", [3, 5])
+def test_alarms_fire_only_when_every_evaluated_period_breaches(periods: int) -> None:
+    # N of N: a single bad minute (a deploy's warm-up, one slow request batch) must not stop and
+    # roll back a release; `alarm_evaluation_periods` consecutive bad minutes must.
+    config = read_stack_config("prod")
+    config["deplight:observability"] = {**config["deplight:observability"],
+                                        "alarm_evaluation_periods": periods}  # fmt: skip
+    run = run_program("prod", config)
+    alarms = {a.inputs["name"]: a for a in run.of_type(ALARM)}
+    rollback = run.outputs[keys.ROLLBACK_ALARM_NAMES]
+    assert len(rollback) == 5 and set(rollback) <= set(alarms)
+    for name, alarm in alarms.items():
+        assert int(alarm.inputs["evaluationPeriods"]) == periods, name
+        assert int(alarm.inputs["datapointsToAlarm"]) == periods, name
+
+
 def test_rollback_alarm_names_output() -> None:
     run = program_run("prod")
     names = run.outputs[keys.ROLLBACK_ALARM_NAMES]

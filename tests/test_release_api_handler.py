@@ -9,7 +9,6 @@ both sides are proven to share one record format.
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,6 @@ import boto3
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from moto.server import ThreadedMotoServer
 
 from components import outputs as out
 from release_api import github as gh
@@ -32,19 +30,10 @@ A, B, C, D = "a1a1a1a", "b2b2b2b", "c3c3c3c", "d4d4d4d"
 PROD_GROUP = "deplight-prod-rollback"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def moto(moto_endpoint: str) -> str:
+    """The session's moto server (tests/conftest.py)."""
+    return moto_endpoint
 
 
 @pytest.fixture(scope="module")

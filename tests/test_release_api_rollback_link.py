@@ -1,7 +1,7 @@
 """How a release API request reaches its end: ``rollback.yml`` passes the request id and
 ``deplight rollback --request-id`` stores it in the audit record the API reads."""
 
-# ruff: noqa: F811 - the moto fixtures are imported by name and then requested as arguments
+
 
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ from tests.test_rollback_support import (
     FakeWorkspace,
     MotoWorld,
     adapter,
-    aws_endpoint,  # noqa: F401 - fixture
-    moto_endpoint,  # noqa: F401 - fixture
     summary,
 )
 from tests.test_workflows import load, steps

@@ -27,7 +27,6 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 from moto.backends import get_backend
-from moto.server import ThreadedMotoServer
 
 from components.release_provider import (
     ENDPOINT_ENV,
@@ -51,27 +50,17 @@ TD1 = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web-prod:1"
 TD2 = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web-prod:2"
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def codedeploy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(ENDPOINT_ENV, moto_endpoint)
-    client = boto3.client("codedeploy", region_name=REGION, endpoint_url=moto_endpoint)
-    if "web-prod" not in client.list_applications()["applications"]:
-        client.create_application(applicationName="web-prod", computePlatform="ECS")
-        client.create_deployment_group(
-            applicationName="web-prod", deploymentGroupName="web-prod",
-            serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/web-prod-codedeploy",
-            deploymentStyle={"deploymentType": "BLUE_GREEN",
-                             "deploymentOption": "WITH_TRAFFIC_CONTROL"},
-        )  # fmt: skip
+def codedeploy(aws_endpoint: str) -> Any:
+    """The CodeDeploy application and group on the session's moto server (reset for this test)."""
+    client = boto3.client("codedeploy", region_name=REGION, endpoint_url=aws_endpoint)
+    client.create_application(applicationName="web-prod", computePlatform="ECS")
+    client.create_deployment_group(
+        applicationName="web-prod", deploymentGroupName="web-prod",
+        serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/web-prod-codedeploy",
+        deploymentStyle={"deploymentType": "BLUE_GREEN",
+                         "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+    )  # fmt: skip
     return client
 
 
@@ -202,6 +191,29 @@ def test_returns_once_traffic_is_on_green_without_waiting_for_blue_termination()
                                sleep=lambda _s: None)  # fmt: skip
     stub.assert_no_pending_responses()
     assert "blue stays up" in log[-1]
+
+
+def test_keeps_waiting_while_after_allow_traffic_runs() -> None:
+    # AllowTraffic done but its AfterAllowTraffic hooks still running: the shift is not finished
+    # (the hooks can still fail it), so the release must poll again instead of returning.
+    client, stub = stubbed()
+    ids = {"deploymentId": "d-ABCDEF123"}
+    target_ids = {**ids, "targetId": "web-prod:web-prod"}
+    polls = [{"AllowTraffic": "Succeeded", "AfterAllowTraffic": "InProgress"},
+             {"AllowTraffic": "Succeeded", "AfterAllowTraffic": "Succeeded"}]  # fmt: skip
+    for events in polls:
+        stub.add_response("get_deployment", deployment("InProgress"), ids)
+        stub.add_response("list_deployment_targets", {"targetIds": ["web-prod:web-prod"]}, ids)
+        stub.add_response("get_deployment_target", target(events), target_ids)
+    sleeps: list[float] = []
+    with stub:
+        log = wait_for_traffic(client, "d-ABCDEF123", timeout_seconds=60, poll_seconds=7,
+                               sleep=sleeps.append)  # fmt: skip
+    stub.assert_no_pending_responses()
+    assert sleeps == [7]
+    assert log == ["InProgress (AllowTraffic done)",
+                   "InProgress (AllowTraffic, AfterAllowTraffic done)",
+                   "production traffic fully on green; blue stays up for the termination wait"]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,6 @@
 that returns the SDK's own dataclasses and raises the SDK's own errors, including
 ``ConcurrentUpdateError`` and ``CommandError`` raised in the middle of ``up``."""
 
-# ruff: noqa: F811 - the moto fixtures are imported by name and then requested as arguments
-
 from __future__ import annotations
 
 import ast
@@ -41,8 +39,6 @@ from tests.test_rollback_support import (
     FakeWorkspace,
     UpPlan,
     adapter,
-    aws_endpoint,  # noqa: F401 - fixture
-    moto_endpoint,  # noqa: F401 - fixture
     summary,
     write_lock,
 )

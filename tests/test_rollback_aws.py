@@ -7,8 +7,6 @@ deployments never leave ``Created``, and it has no ``ListDeploymentTargets``), a
 states other than ``healthy`` (moto reports every registered IP target healthy).
 """
 
-# ruff: noqa: F811 - the moto fixtures are imported by name and then requested as arguments
-
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -33,8 +31,6 @@ from tests.test_rollback_support import (
     MotoWorld,
     NoSleep,
     adapter,
-    aws_endpoint,  # noqa: F401 - fixture
-    moto_endpoint,  # noqa: F401 - fixture
 )
 
 A, B = SHA["A"], SHA["B"]

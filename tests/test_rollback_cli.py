@@ -4,8 +4,6 @@ The stack seam (:func:`rollback.cli.select_stack`) returns the real adapter over
 ``pulumi.automation.Stack``; AWS is moto over HTTP on 127.0.0.1.
 """
 
-# ruff: noqa: F811 - the moto fixtures are imported by name and then requested as arguments
-
 from __future__ import annotations
 
 import json
@@ -25,8 +23,6 @@ from tests.test_rollback_support import (
     FakeWorkspace,
     MotoWorld,
     adapter,
-    aws_endpoint,  # noqa: F401 - fixture
-    moto_endpoint,  # noqa: F401 - fixture
     summary,
 )
 

@@ -8,8 +8,6 @@ AWS CodeDeploy API reference (GetDeployment, ListDeploymentTargets, GetDeploymen
 StopDeployment).
 """
 
-# ruff: noqa: F811 - the moto fixtures are imported by name and then requested as arguments
-
 from __future__ import annotations
 
 import logging
@@ -45,8 +43,6 @@ from tests.test_rollback_support import (
     SimulatedCrash,
     UpPlan,
     adapter,
-    aws_endpoint,  # noqa: F401 - fixture
-    moto_endpoint,  # noqa: F401 - fixture
     summary,
     write_lock,
 )

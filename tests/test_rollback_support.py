@@ -17,17 +17,13 @@ import functools
 import hashlib
 import json
 import os
-import socket
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
-from moto.server import ThreadedMotoServer
 from pulumi.automation import (
     CommandError,
     CommandResult,
@@ -48,7 +44,7 @@ from pulumi.automation import (
 )
 
 from components import outputs as out
-from rollback.aws import ENDPOINT_ENV, Aws
+from rollback.aws import Aws
 from rollback.commands import Env
 from rollback.stack import PulumiStack
 
@@ -316,33 +312,6 @@ def write_lock(root: Path, stack: str, who: str = "ci", host: str = "runner-7", 
 
 
 # -- moto -----------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_endpoint(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A clean moto server for this test; every Deplight boto3 client points at it."""
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-    monkeypatch.setenv(ENDPOINT_ENV, moto_endpoint)
-    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
-    for var in ("GITHUB_ACTIONS", "CI", "GITHUB_RUN_ID"):
-        monkeypatch.delenv(var, raising=False)
-    return moto_endpoint
 
 
 @functools.cache

@@ -313,3 +313,13 @@ def test_committed_stacks_are_a_valid_set_for_one_account() -> None:
     assert len(creators) == 1, creators
     arns = {p.github.oidc_provider for s, p in parsed.items() if s not in creators}
     assert arns == {PROVIDER_ARN}, arns
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["*", " * ", "", "environment:*", "ref:refs/heads/main:*", "pull_request:*", "repo:org/app:*",
+     "environment:prod:*", "ref:refs/heads/*:*"],
+)  # fmt: skip
+def test_wildcard_subjects_are_refused(subject: str) -> None:
+    err = one_error({"github": {"subjects": [subject]}})
+    assert err.startswith("deplight:github.subjects:") and "no bare *" in err, err
