@@ -24,6 +24,8 @@ try:
 except SettingsError as exc:
     # RunError prints the message without a Python traceback: the list is the whole story.
     raise pulumi.RunError(str(exc)) from None
+for warning in settings.warnings:
+    pulumi.log.warn(warning)
 
 prefix = settings.prefix
 network = Network(

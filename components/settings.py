@@ -13,7 +13,10 @@ stack file overrides only what differs. There is no ``if stack == "prod"`` anywh
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import enum
+import functools
 import ipaddress
 import json
 import math
@@ -296,6 +299,9 @@ class Settings:
     ingress: IngressSettings = field(default_factory=IngressSettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     github: GithubSettings = field(default_factory=GithubSettings)
+    warnings: tuple[str, ...] = ()
+    """Valid but suspicious configuration (settings the chosen strategy ignores); the program
+    logs each one as a Pulumi warning, so ``deplight plan`` and ``pulumi preview`` show them."""
 
     @property
     def prefix(self) -> str:
@@ -527,6 +533,78 @@ def _port(value: int) -> str | None:
     return None if 1 <= value <= 65535 else "a port in 1-65535"
 
 
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region where botocore's bundled endpoint data (offline) lists ECS, in all partitions."""
+    from botocore.loaders import Loader
+
+    data = Loader().load_data("endpoints")
+    return frozenset(
+        region
+        for partition in data["partitions"]
+        for region in partition["services"].get("ecs", {}).get("endpoints", {})
+        if region in partition["regions"]
+    )
+
+
+def _region_problem(region: Any) -> str | None:
+    if isinstance(region, str) and region in known_regions():
+        return None
+    import botocore
+
+    close = difflib.get_close_matches(str(region), sorted(known_regions()), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return (
+        f"aws:region: expected an AWS region where ECS runs (botocore {botocore.__version__} "
+        f"knows {len(known_regions())}, e.g. us-east-1, eu-west-1; upgrade boto3 for a region "
+        f"newer than that), found {region!r}{hint}"
+    )
+
+
+# Settings each strategy (or traffic shift) does not read: set in a stack file, they are a
+# misunderstanding worth a warning (e.g. `traffic: canary` under `strategy: rolling` is no canary).
+IGNORED_BY_STRATEGY: dict[Strategy, tuple[str, ...]] = {
+    Strategy.ROLLING: ("traffic", "percent", "interval_minutes", "blue_termination_minutes",
+                       "bake_time_minutes", "timeout_minutes"),
+    Strategy.CODEDEPLOY: ("bake_time_minutes",),
+    Strategy.ECS_BLUEGREEN: ("blue_termination_minutes", "timeout_minutes"),
+}  # fmt: skip
+
+
+def ignored_settings(raw: Mapping[str, Any], settings: Settings) -> list[str]:
+    """Keys a stack file sets that have no effect with the rest of its settings."""
+
+    def given(section: str) -> Mapping[str, Any]:
+        value = raw.get(section)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                return {}
+        return value if isinstance(value, Mapping) else {}
+
+    out: list[str] = []
+    dp, strategy = given("deploy"), settings.deploy.strategy
+    ignored = set(IGNORED_BY_STRATEGY[strategy])
+    for key in IGNORED_BY_STRATEGY[strategy]:
+        if key in dp:
+            out.append(f"{NAMESPACE}:deploy.{key} is set but strategy {strategy.value} ignores it")
+    if strategy is not Strategy.ROLLING and settings.deploy.traffic is TrafficShift.ALL_AT_ONCE:
+        for key in ("percent", "interval_minutes"):
+            if key in dp and key not in ignored:
+                out.append(f"{NAMESPACE}:deploy.{key} is set but traffic all_at_once ignores it")
+    sv, ig, ob = given("service"), given("ingress"), given("observability")
+    if "xray_daemon_image" in sv and not settings.service.xray:
+        out.append(f"{NAMESPACE}:service.xray_daemon_image is set but service.xray is false")
+    if "ssl_policy" in ig and not settings.ingress.certificate_arn:
+        out.append(f"{NAMESPACE}:ingress.ssl_policy is set but without ingress.certificate_arn "
+                   "there is no HTTPS listener")  # fmt: skip
+    if "alert_email" in ob and settings.observability.alert_sns_topic_arn:
+        out.append(f"{NAMESPACE}:observability.alert_email is set but alert_sns_topic_arn is "
+                   "too: Deplight subscribes e-mail only to a topic it creates")  # fmt: skip
+    return out
+
+
 def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None) -> Settings:
     """Builds :class:`Settings` from the ``deplight:`` keys (namespace stripped), or raises
     :class:`SettingsError` listing every problem."""
@@ -713,11 +791,14 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     gh.bool_("preview_role")
     gh.str_("state_bucket", S3_BUCKET_RE, "an S3 bucket name", optional=True)
 
+    if region is not None and (problem := _region_problem(region)):
+        errors.append(problem)
+
     if errors:
         raise SettingsError(errors)
 
     gh.values.setdefault("subjects", (f"environment:{stack}",))
-    return Settings(
+    settings = Settings(
         stack=stack,
         tier=tier,
         image_tag=image_tag,
@@ -731,6 +812,7 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
         observability=ObservabilitySettings(**ob.values),
         github=GithubSettings(**gh.values),
     )
+    return dataclasses.replace(settings, warnings=tuple(ignored_settings(raw, settings)))
 
 
 @dataclass(frozen=True)

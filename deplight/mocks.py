@@ -18,6 +18,8 @@ import pulumi
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
+PROMISED_AZS = 3
+"""Availability zones AWS documents for every region; names after these are placeholders."""
 
 
 def _hex(seed: str, n: int) -> str:
@@ -95,8 +97,11 @@ class RealisticMocks(pulumi.runtime.Mocks):
     # --- invokes -------------------------------------------------------------------------------
     def _azs(self, _args: dict[str, Any]) -> dict[str, Any]:
         letters = "abcdef"
+        names = [f"{self.region}{c}" for c in letters]
+        for i, zone in enumerate(names[PROMISED_AZS:], start=PROMISED_AZS + 1):
+            self._gen(zone, f"availability zone {i} of {self.region}, if this account has one")
         return {
-            "names": [f"{self.region}{c}" for c in letters],
+            "names": names,
             "zoneIds": [f"use1-az{i + 1}" for i in range(len(letters))],
             "state": "available",
             "id": self.region,

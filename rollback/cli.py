@@ -17,8 +17,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from components.settings import IMAGE_TAG_RE
 from rollback.checks import CONFIRM_PROD
-from rollback.errors import EXIT_FAILED, EXIT_OK, DeplightError
+from rollback.errors import EXIT_FAILED, EXIT_OK, BadInputError, DeplightError
 
 log = logging.getLogger("deplight.release")
 
@@ -76,10 +77,38 @@ def _project_dir(value: str | None) -> Path:
     return project_dir(value)
 
 
+def preflight(args: argparse.Namespace) -> Path:
+    """The checks that need nothing but the arguments and the project directory, run before
+    anything looks for the pulumi CLI, a backend or AWS, so bad input is always exit 2 first.
+    Returns the project directory."""
+    from deplight.project import StackFileError, stack_file
+
+    sha = "a git commit SHA of 7-40 lowercase hex characters"
+    problems = []
+    for flag, value in (("--image-tag", getattr(args, "image_tag", None)),
+                        ("--to", getattr(args, "to", None))):  # fmt: skip
+        if value is not None and not IMAGE_TAG_RE.fullmatch(value):
+            problems.append(f"{flag}: expected {sha}, found {value!r}")
+    confirm = getattr(args, "confirm", None)
+    if confirm is not None and confirm != CONFIRM_PROD:
+        problems.append(f"--confirm: expected {CONFIRM_PROD}, found {confirm!r}")
+    schema = getattr(args, "schema_version", None)
+    if schema is not None and schema < 0:
+        problems.append(f"--schema-version: expected a non-negative integer, found {schema}")
+    try:
+        root = _project_dir(args.project_dir)
+        stack_file(args.stack, root)
+    except StackFileError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise BadInputError("; ".join(problems))
+    return root
+
+
 def _run(args: argparse.Namespace, action: Callable[[Any, Any], Any]) -> int:
     """Selects the stack, runs ``action(stack, aws)``, prints the result, returns the exit code."""
     try:
-        stack = select_stack(args.stack, _project_dir(args.project_dir))
+        stack = select_stack(args.stack, preflight(args))
         result = action(stack, make_aws(stack))
     except DeplightError as exc:
         return _fail(args, str(exc), exc.exit_code)
@@ -135,8 +164,8 @@ def _common(p: argparse.ArgumentParser, *, release: bool) -> None:
     p.add_argument("--stack", required=True, metavar="ENV", help="stack (environment) name")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--project-dir", metavar="DIR", default=None,
-                   help="the Pulumi project directory (default: the current directory if it has "
-                   "a Pulumi.yaml, else the installed Deplight project)")  # fmt: skip
+                   help="the Pulumi project directory (default: the nearest directory, from here "
+                   "up, with a Pulumi.yaml or an infra/Pulumi.yaml)")  # fmt: skip
     if release:
         p.add_argument(
             "--reason",
