@@ -19,6 +19,7 @@ import pulumi_aws as aws
 from components.iam import service_trust_policy
 from components.settings import (
     DeploySettings,
+    HealthCheckType,
     IngressSettings,
     ServiceSettings,
     Strategy,
@@ -45,9 +46,10 @@ def container_definitions(
 ) -> list[dict[str, Any]]:
     """The task's container definitions (pure; snapshot-tested).
 
-    The health check runs ``curl`` inside the container: the application image must contain it
-    (or replace the command through a custom image). The X-Ray daemon sidecar is added when
-    ``service.xray`` is on, with the digest-pinned image from ``service.xray_daemon_image``.
+    The container health check follows ``service.health_check``: ``curl`` against the health
+    path (the image needs a shell and curl), a ``command`` the image provides, or none (``http``:
+    the load balancer's check only). The X-Ray daemon sidecar is added when ``service.xray`` is
+    on, with the digest-pinned image from ``service.xray_daemon_image``.
     """
 
     def logging(stream_prefix: str) -> dict[str, Any]:
@@ -80,20 +82,13 @@ def container_definitions(
         "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(settings.secrets.items())],
         "logConfiguration": logging(settings.name),
-        "healthCheck": {
-            "command": [
-                "CMD-SHELL",
-                f"curl -fsS http://localhost:{settings.container_port}"
-                f"{settings.health_check_path} || exit 1",
-            ],
-            "interval": 15,
-            "timeout": 5,
-            "retries": 3,
-            "startPeriod": 30,
-        },
         "readonlyRootFilesystem": False,
         "privileged": False,
     }
+    if (command := health_check_command(settings)) is not None:
+        app["healthCheck"] = {
+            "command": command, "interval": 15, "timeout": 5, "retries": 3, "startPeriod": 30,
+        }  # fmt: skip
     defs = [app]
     if settings.xray:
         defs.append(
@@ -109,6 +104,21 @@ def container_definitions(
             }
         )
     return defs
+
+
+def health_check_command(settings: ServiceSettings) -> list[str] | None:
+    """The container health check command ECS runs, or ``None`` (``type: http``)."""
+    hc = settings.health_check
+    if hc.type is HealthCheckType.HTTP:
+        return None
+    if hc.type is HealthCheckType.COMMAND:
+        command = list(hc.command)
+        return command if command[0] in ("CMD", "CMD-SHELL") else ["CMD", *command]
+    return [
+        "CMD-SHELL",
+        f"curl -fsS http://localhost:{settings.container_port}{settings.health_check_path} "
+        "|| exit 1",
+    ]
 
 
 def execution_policy(

@@ -130,6 +130,31 @@ class ReleaseKind(enum.StrEnum):
     """A revert to a known-good release: all traffic shifts at once."""
 
 
+class HealthCheckType(enum.StrEnum):
+    """What checks a task's health besides the load balancer (which always probes
+    ``health_check_path``: AWS cannot turn target-group health checks off for ``ip`` targets)."""
+
+    CURL = "curl"
+    """The container also runs ``curl -fsS http://localhost:PORT/PATH``: the image needs a shell
+    and curl. The default (what Deplight always did)."""
+    HTTP = "http"
+    """Only the load balancer's HTTP check; no container health check. For distroless and
+    scratch images; a hung task is replaced once the target group marks it unhealthy."""
+    COMMAND = "command"
+    """The container runs ``command`` (exec form: no shell needed), e.g. ``[/app/healthcheck]``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthCheckSettings:
+    """``service.health_check``: ``curl`` (default), ``http``, or ``{type: command, command: [...]}``."""
+
+    type: HealthCheckType = HealthCheckType.CURL
+    """Which container health check runs (see :class:`HealthCheckType`)."""
+    command: tuple[str, ...] = ()
+    """``type: command`` only: the argv ECS runs in the container (``CMD`` is added unless the
+    list starts with ``CMD`` or ``CMD-SHELL``); exit 0 means healthy."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceSettings:
     """The container service and its task size."""
@@ -139,7 +164,9 @@ class ServiceSettings:
     container_port: int = 8080
     """Port the container listens on."""
     health_check_path: str = "/health"
-    """HTTP path the ALB and the container health check probe."""
+    """HTTP path the load balancer probes (and, with ``health_check.type: curl``, the container)."""
+    health_check: HealthCheckSettings = field(default_factory=HealthCheckSettings)
+    """The container health check (``curl``, ``http`` = load balancer only, or ``command``)."""
     cpu: int = 256
     """Fargate CPU units (256, 512, 1024, ...)."""
     memory: int = 512
@@ -605,6 +632,34 @@ def ignored_settings(raw: Mapping[str, Any], settings: Settings) -> list[str]:
     return out
 
 
+def _health_check(errors: list[str], service: _Reader) -> HealthCheckSettings | None:
+    """``service.health_check``: a type name, or ``{type, command}``; ``None`` if absent/invalid."""
+    present, raw = service._get("health_check")
+    if not present:
+        return None
+    if isinstance(raw, str) and raw[:1] != "{":
+        raw = {"type": raw}
+    hc = _Reader(errors, "service.health_check", raw, {}, HealthCheckSettings)
+    before = len(errors)
+    hc.enum_("type", HealthCheckType)
+    kind = hc.values.get("type", HealthCheckType.CURL)
+    present, command = hc._get("command")
+    if kind is HealthCheckType.COMMAND:
+        if not present or not isinstance(command, list) or not command or not all(
+            isinstance(a, str) and a for a in command
+        ) or command in (["CMD"], ["CMD-SHELL"]):
+            hc.error("command", "a non-empty list of strings with type command, such as "
+                     "[/app/healthcheck] or [CMD-SHELL, 'wget -qO- localhost:8080/health']",
+                     command)  # fmt: skip
+        else:
+            hc.values["command"] = tuple(command)
+    elif present:
+        hc.error("command", f"no command with type {kind.value} (only with type command)", command)
+    if len(errors) > before:
+        return None
+    return HealthCheckSettings(**hc.values)
+
+
 def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None) -> Settings:
     """Builds :class:`Settings` from the ``deplight:`` keys (namespace stripped), or raises
     :class:`SettingsError` listing every problem."""
@@ -663,6 +718,7 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
             sv.error("health_check_path", "an HTTP path starting with '/'", path)
         else:
             sv.values["health_check_path"] = path
+    health_check = _health_check(errors, sv)
     sv.int_("cpu", check=lambda c: None if c in FARGATE_SIZES else
             "a valid Fargate CPU (" + ", ".join(map(str, FARGATE_SIZES)) + ")")  # fmt: skip
     sv.int_("memory", lo=512, hi=122880)
@@ -690,6 +746,8 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
             "a digest-pinned X-Ray daemon image when service.xray is true",
             None,
         )
+    if health_check is not None:
+        sv.values["health_check"] = health_check
     sv.int_("ecr_keep_images", lo=1, hi=1000)
     sv.bool_("ecr_immutable_tags")
     cpu, mem = sv.values.get("cpu"), sv.values.get("memory")
