@@ -67,7 +67,10 @@ def _plan(args: argparse.Namespace) -> int:
     from deplight.plan import render_json, render_text
 
     run = run_program(args.stack, project_dir=project_dir(args.project_dir))
-    print(render_json(run, run.warnings) if args.json else render_text(run, run.warnings))
+    if args.json:
+        print(render_json(run, run.warnings))
+    else:
+        print(render_text(run, run.warnings, show_documents=args.show_documents))
     return EXIT_OK
 
 
@@ -76,11 +79,16 @@ def register_plan(sub: argparse._SubParsersAction) -> None:
         "plan",
         help="show the resources a `pulumi up` of a stack would create (offline, no credentials)",
         description="Runs the real program under Pulumi mocks with the stack's committed config "
-        "(Pulumi.STACK.yaml) and prints the resource tree and a count per type. No cloud call "
-        "is made. Exit 2 when the stack configuration is invalid.",
+        "(Pulumi.STACK.yaml) and prints the resource tree with what decides behaviour (images and "
+        "health checks, listener actions, role trust and permissions, security-group rules) and "
+        "a count per type. No cloud call is made. Exit 2 when the stack configuration is invalid.",
     )
     add_stack_arguments(plan)
-    plan.add_argument("--json", action="store_true", help="print JSON instead of a tree")
+    plan.add_argument("--json", action="store_true",
+                      help="print JSON instead of a tree (documents always whole)")  # fmt: skip
+    plan.add_argument("--show-documents", action="store_true",
+                      help="print IAM policies, container definitions and other documents whole "
+                      "under their resource")  # fmt: skip
     plan.set_defaults(func=_plan)
 
 
