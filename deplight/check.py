@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import select
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -94,13 +95,16 @@ def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
 @contextmanager
 def analyzer(policies_dir: Path = POLICIES_DIR) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     """Starts the pack as the Pulumi CLI does and yields a gRPC stub to it."""
+    # -u as the Pulumi CLI runs packs: the pack prints its port with a plain print(), which a
+    # block-buffered pipe would hold back forever when PYTHONUNBUFFERED is not set.
     proc = subprocess.Popen(
-        [sys.executable, str(policies_dir / "__main__.py")],
+        [sys.executable, "-u", str(policies_dir / "__main__.py")],
         cwd=policies_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline().decode().strip()
+        ready, _, _ = select.select([proc.stdout], [], [], STARTUP_TIMEOUT_S)
+        line = proc.stdout.readline().decode().strip() if ready else ""
         log.debug("policy pack %s: analyzer on port %s", policies_dir, line)
         if not line.isdigit():
             err = proc.stderr.read().decode() if proc.stderr and proc.poll() is not None else ""

@@ -102,10 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each subcommand module registers its own parser and handler (func(args) -> exit code).
     register_plan(sub)
-    from deplight import check
+    from deplight import check, init
 
     check.register(sub)
     register_release_commands(sub)
+    init.register(sub)
     for subparser in sub.choices.values():
         # -v also after the subcommand; SUPPRESS keeps a -v given before it.
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,

@@ -7,7 +7,10 @@ escape; in-process through ``deplight.cli.main`` where only the exit code and te
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +285,14 @@ def test_the_rollback_workflow_explains_the_confirmation_per_tier() -> None:
     text = doc[True]["workflow_dispatch"]["inputs"]["confirm"]["description"]
     assert "ROLLBACK-PROD" in text and "deplight:tier is production" in text
     assert "staging" in text and "development" in text
+
+
+def test_check_does_not_hang_without_pythonunbuffered() -> None:
+    """The pack prints its port with print(); read through a pipe it must not sit in a buffer."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "PYTHONUNBUFFERED"))}  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "deplight.cli", "check", "--stack", "dev"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                            check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].startswith("passed: 0 mandatory")
