@@ -105,7 +105,8 @@ def preflight(args: argparse.Namespace) -> Path:
     return root
 
 
-def _run(args: argparse.Namespace, action: Callable[[Any, Any], Any]) -> int:
+def _run(args: argparse.Namespace, action: Callable[[Any, Any], Any],
+         render: Callable[[Any], str] | None = None) -> int:  # fmt: skip
     """Selects the stack, runs ``action(stack, aws)``, prints the result, returns the exit code."""
     try:
         stack = select_stack(args.stack, preflight(args))
@@ -114,10 +115,10 @@ def _run(args: argparse.Namespace, action: Callable[[Any, Any], Any]) -> int:
         return _fail(args, str(exc), exc.exit_code)
     except (ClientError, BotoCoreError) as exc:
         return _fail(args, f"AWS error: {exc}", EXIT_FAILED)
-    if isinstance(result, dict):  # releases
-        from rollback.commands import render_releases
-
-        print(json.dumps(result, indent=2, default=str) if args.json else render_releases(result))
+    if isinstance(result, dict):  # releases, status
+        if render is None:
+            from rollback.commands import render_releases as render
+        print(json.dumps(result, indent=2, default=str) if args.json else render(result))
         return EXIT_OK
     print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.summary)
     return int(result.exit_code)
@@ -158,6 +159,12 @@ def _releases(args: argparse.Namespace) -> int:
     from rollback.commands import releases_report
 
     return _run(args, releases_report)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from rollback.status import render_status, status_report
+
+    return _run(args, status_report, render_status)
 
 
 def _common(p: argparse.ArgumentParser, *, release: bool) -> None:
@@ -243,3 +250,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     _common(rel, release=False)
     rel.set_defaults(func=_releases)
+
+    st = sub.add_parser(
+        "status", formatter_class=fmt,
+        help="show what serves a stack now: image, tasks, target health, traffic, alarms",
+        description=_wrap("Reads the stack's outputs, then AWS: the image and task definition the "
+        "service runs, running/desired tasks, target health per target group, the production "
+        "listener's traffic split, the deployment in progress (CodeDeploy, ECS blue/green or a "
+        "rolling update) and the alarms in ALARM. Read-only. Exit 0 ok, 1 failed, 2 bad input."),
+    )  # fmt: skip
+    _common(st, release=False)
+    st.set_defaults(func=_status)
