@@ -289,6 +289,9 @@ class EcsServiceArgs:
     """Its ARN (execution role scope)."""
     rollback_alarm_names: Sequence[str] = ()
     """Strategy ecs_bluegreen: the alarms that stop and roll back a service deployment."""
+    certificate_arn: pulumi.Input[str] | None = None
+    """A certificate made for ``ingress.domain`` (:class:`~components.domain.DomainCertificate`);
+    ``None`` uses ``ingress.certificate_arn``."""
 
 
 class EcsService(pulumi.ComponentResource):
@@ -321,6 +324,8 @@ class EcsService(pulumi.ComponentResource):
     """Task definition family."""
     alb_dns_name: pulumi.Output[str]
     """ALB DNS name."""
+    alb_zone_id: pulumi.Output[str]
+    """The ALB's canonical hosted zone (target of a Route 53 alias)."""
     alb_arn_suffix: pulumi.Output[str]
     """``app/<name>/<id>``, for CloudWatch dimensions."""
     service_url: pulumi.Output[str]
@@ -454,7 +459,11 @@ class EcsService(pulumi.ComponentResource):
         listener_opts = pulumi.ResourceOptions(
             parent=self, ignore_changes=["defaultActions"] if codedeploy else None
         )
-        https = bool(ig.certificate_arn)
+        https = ig.https
+        certificate_arn = args.certificate_arn or ig.certificate_arn
+        if https and certificate_arn is None:
+            raise ValueError("ingress.domain without ingress.certificate_arn: pass the certificate "
+                             "DomainCertificate made as EcsServiceArgs.certificate_arn")  # fmt: skip
         if https:
             prod_listener = aws.lb.Listener(
                 f"{name}-https",
@@ -462,7 +471,7 @@ class EcsService(pulumi.ComponentResource):
                 port=HTTPS_PORT,
                 protocol="HTTPS",
                 ssl_policy=ig.ssl_policy,
-                certificate_arn=ig.certificate_arn,
+                certificate_arn=certificate_arn,
                 default_actions=forward(blue),
                 tags=tags,
                 opts=listener_opts,
@@ -499,7 +508,7 @@ class EcsService(pulumi.ComponentResource):
             port=ig.test_port,
             protocol="HTTPS" if https else "HTTP",
             ssl_policy=ig.ssl_policy if https else None,
-            certificate_arn=ig.certificate_arn if https else None,
+            certificate_arn=certificate_arn if https else None,
             default_actions=forward(green),
             tags=tags,
             opts=listener_opts,
@@ -702,6 +711,7 @@ class EcsService(pulumi.ComponentResource):
         self.repository_name = repo.name
         self.cluster_name = cluster.name
         self.alb_dns_name = alb.dns_name
+        self.alb_zone_id = alb.zone_id
         self.alb_arn_suffix = alb.arn_suffix
         self.service_url = alb.dns_name.apply(lambda d: f"{'https' if https else 'http'}://{d}")
         self.blue_target_group_arn = blue.arn
@@ -721,6 +731,7 @@ class EcsService(pulumi.ComponentResource):
                 "task_definition_arn": self.task_definition_arn,
                 "task_definition_family": self.task_definition_family,
                 "alb_dns_name": self.alb_dns_name,
+                "alb_zone_id": self.alb_zone_id,
                 "alb_arn_suffix": self.alb_arn_suffix,
                 "service_url": self.service_url,
                 "blue_target_group_arn": self.blue_target_group_arn,

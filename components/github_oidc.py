@@ -65,6 +65,7 @@ def trust_policy(provider_arn: str, repository: str, subjects: Sequence[str]) ->
 def deploy_permissions(
     *, prefix: str, region: str, account: str, partition: str = "aws",
     state_bucket: str | None = None, own_role_arns: Sequence[str] = (),
+    hosted_zone_id: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """What ``pulumi up`` of this stack and a release need, scoped to ``<prefix>*`` names."""
     arn = f"arn:{partition}"
@@ -418,6 +419,9 @@ def deploy_permissions(
                 "Resource": list(own_role_arns),
             }
         )
+    if hosted_zone_id:
+        st += domain_permissions(arn=arn, region=region, account=account,
+                                 hosted_zone_id=hosted_zone_id)  # fmt: skip
     if state_bucket:
         st.append(
             {
@@ -438,9 +442,45 @@ def deploy_permissions(
     return {"Version": "2012-10-17", "Statement": st}
 
 
+def domain_permissions(*, arn: str, region: str, account: str,
+                       hosted_zone_id: str) -> list[dict[str, Any]]:  # fmt: skip
+    """``ingress.domain``: request and manage the certificate, write records in its one zone."""
+    return [
+        {
+            # RequestCertificate accepts only "*"; the certificate's id is known only afterwards.
+            "Sid": "RequestTheDomainCertificate",
+            "Effect": "Allow",
+            "Action": ["acm:RequestCertificate"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "ManageTheDomainCertificate",
+            "Effect": "Allow",
+            "Action": ["acm:DescribeCertificate", "acm:DeleteCertificate",
+                       "acm:ListTagsForCertificate", "acm:AddTagsToCertificate",
+                       "acm:RemoveTagsFromCertificate"],
+            "Resource": f"{arn}:acm:{region}:{account}:certificate/*",
+        },  # fmt: skip
+        {
+            "Sid": "RecordsInTheDomainsZone",
+            "Effect": "Allow",
+            "Action": ["route53:GetHostedZone", "route53:ListResourceRecordSets",
+                       "route53:ChangeResourceRecordSets"],
+            "Resource": f"{arn}:route53:::hostedzone/{hosted_zone_id}",
+        },  # fmt: skip
+        {
+            "Sid": "WaitForRoute53Changes",
+            "Effect": "Allow",
+            "Action": ["route53:GetChange"],
+            "Resource": f"{arn}:route53:::change/*",
+        },
+    ]
+
+
 def preview_permissions(
-    *, partition: str = "aws", state_bucket: str | None = None
-) -> dict[str, Any]:
+    *, partition: str = "aws", state_bucket: str | None = None,
+    hosted_zone_id: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Read-only: what ``pulumi preview`` (refresh-free) and the policy check read. No secret
     values (no ``secretsmanager:GetSecretValue``, no ``ssm:GetParameter``), no writes except the
     state lock."""
@@ -507,6 +547,17 @@ def preview_permissions(
                 "Resource": f"{arn}:s3:::{state_bucket}/.pulumi/locks/*",
             }
         )
+    if hosted_zone_id:
+        st.append(
+            {
+                "Sid": "ReadTheDomain",
+                "Effect": "Allow",
+                "Action": ["acm:DescribeCertificate", "acm:ListTagsForCertificate",
+                           "route53:GetHostedZone", "route53:ListResourceRecordSets"],
+                "Resource": [f"{arn}:acm:*:*:certificate/*",
+                             f"{arn}:route53:::hostedzone/{hosted_zone_id}"],
+            }
+        )  # fmt: skip
     return {"Version": "2012-10-17", "Statement": st}
 
 
@@ -522,6 +573,8 @@ class GithubOidcArgs:
     """Repository, allowed subjects, existing provider, session length, state bucket."""
     region: str
     """Region of the stack's resources."""
+    hosted_zone_id: str | None = None
+    """``ingress.hosted_zone_id``: the zone whose records (and the certificate) CI manages."""
 
 
 class GithubOidc(pulumi.ComponentResource):
@@ -583,6 +636,7 @@ class GithubOidc(pulumi.ComponentResource):
                             partition=partition,
                             state_bucket=gh.state_bucket,
                             own_role_arns=own,
+                            hosted_zone_id=args.hosted_zone_id,
                         )
                     ),
                 )
@@ -607,7 +661,8 @@ class GithubOidc(pulumi.ComponentResource):
                     aws.iam.RoleInlinePolicyArgs(
                         name="preview",
                         policy=pulumi.Output.json_dumps(
-                            preview_permissions(partition=partition, state_bucket=gh.state_bucket)
+                            preview_permissions(partition=partition, state_bucket=gh.state_bucket,
+                                                hosted_zone_id=args.hosted_zone_id)  # fmt: skip
                         ),
                     )
                 ],

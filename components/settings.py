@@ -57,6 +57,8 @@ SNS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$"
 OIDC_PROVIDER_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
 )
+DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOSTED_ZONE_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
 DIGEST_IMAGE_RE = re.compile(
     r"^[a-z0-9][a-z0-9./_-]*(:[0-9]+)?/?[a-z0-9./_-]*@sha256:[0-9a-f]{64}$"
 )
@@ -253,6 +255,16 @@ class IngressSettings:
     """ALB deletion protection."""
     access_logs_bucket: str | None = None
     """S3 bucket for ALB access logs (optional)."""
+    domain: str | None = None
+    """DNS name of the service (``api.example.com``), with ``hosted_zone_id``: an alias record
+    for the ALB and, unless ``certificate_arn`` is set, an ACM certificate validated in Route 53."""
+    hosted_zone_id: str | None = None
+    """Route 53 hosted zone (``Z...``) that holds ``domain``."""
+
+    @property
+    def https(self) -> bool:
+        """The production listener serves HTTPS (a given or a created certificate)."""
+        return bool(self.certificate_arn or self.domain)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -623,9 +635,9 @@ def ignored_settings(raw: Mapping[str, Any], settings: Settings) -> list[str]:
     sv, ig, ob = given("service"), given("ingress"), given("observability")
     if "xray_daemon_image" in sv and not settings.service.xray:
         out.append(f"{NAMESPACE}:service.xray_daemon_image is set but service.xray is false")
-    if "ssl_policy" in ig and not settings.ingress.certificate_arn:
+    if "ssl_policy" in ig and not settings.ingress.https:
         out.append(f"{NAMESPACE}:ingress.ssl_policy is set but without ingress.certificate_arn "
-                   "there is no HTTPS listener")  # fmt: skip
+                   "(or ingress.domain) there is no HTTPS listener")  # fmt: skip
     if "alert_email" in ob and settings.observability.alert_sns_topic_arn:
         out.append(f"{NAMESPACE}:observability.alert_email is set but alert_sns_topic_arn is "
                    "too: Deplight subscribes e-mail only to a topic it creates")  # fmt: skip
@@ -816,6 +828,11 @@ def parse_settings(stack: str, raw: Mapping[str, Any], region: str | None = None
     ig.str_list("test_cidrs", _public_or_private_cidr)
     ig.bool_("deletion_protection")
     ig.str_("access_logs_bucket", S3_BUCKET_RE, "an S3 bucket name", optional=True)
+    ig.str_("domain", DOMAIN_RE, "a lowercase DNS name such as api.example.com", optional=True)
+    ig.str_("hosted_zone_id", HOSTED_ZONE_RE, "a Route 53 hosted zone id (Z...)", optional=True)
+    for have, need in (("domain", "hosted_zone_id"), ("hosted_zone_id", "domain")):
+        if ig.values.get(have) and not ig.raw.get(need):
+            ig.error(need, f"a value when ingress.{have} is set (both or neither)", None)
     port = ig.values.get("test_port")
     if port is not None:
         taken = {80: "the HTTP listener", 443: "the HTTPS listener"}

@@ -23,15 +23,20 @@ from importlib import metadata
 from pathlib import Path
 
 import policies
-from components.settings import ACM_ARN_RE, NAME_RE, REPOSITORY_RE, known_regions
+from components.settings import (
+    ACM_ARN_RE,
+    DOMAIN_RE,
+    HOSTED_ZONE_RE,
+    NAME_RE,
+    REPOSITORY_RE,
+    known_regions,
+)
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PACK_CONFIG = Path(policies.__file__).resolve().parent / "config"
 STACKS = ("dev", "prod")
-HOSTED_ZONE_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
-DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 class InitError(ValueError):

@@ -265,6 +265,27 @@ class RealisticMocks(pulumi.runtime.Mocks):
             arn = f"arn:aws:s3:::{bucket}"
             rid = bucket
             state["bucket"] = bucket
+        elif typ == "aws:acm/certificate:Certificate":
+            domain = str(inputs.get("domainName", "example.com"))
+            cert_id = f"{_hex(seed, 8)}-{_hex(seed, 4)}-{_hex(seed + 'a', 4)}-{_hex(seed, 12)}"
+            arn = f"arn:aws:acm:{region}:{acct}:certificate/{cert_id}"
+            rid = arn
+            state["domainValidationOptions"] = [{
+                "domainName": domain, "resourceRecordType": "CNAME",
+                "resourceRecordName": self._gen(f"_{_hex(seed, 32)}.{domain}.",
+                                                f"validation record name of {name}"),
+                "resourceRecordValue": self._gen(f"_{_hex(seed + 'v', 32)}.acm-validations.aws.",
+                                                 f"validation record value of {name}"),
+            }]  # fmt: skip
+            state["status"] = "PENDING_VALIDATION"
+        elif typ == "aws:acm/certificateValidation:CertificateValidation":
+            rid = str(inputs.get("certificateArn", phys))
+            arn = rid
+        elif typ == "aws:route53/record:Record":
+            record = str(inputs.get("name", phys))
+            rid = f"{inputs.get('zoneId', 'Z0')}_{record}_{inputs.get('type', 'A')}"
+            state["fqdn"] = record.rstrip(".")
+            arn = rid
         elif typ.startswith("aws:appautoscaling/"):
             rid = inputs.get("resourceId", phys)
             arn = (

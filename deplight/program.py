@@ -14,6 +14,12 @@ import pulumi
 
 from components import outputs as keys
 from components.bluegreen import BlueGreenArgs, BlueGreenDeployment
+from components.domain import (
+    DomainAlias,
+    DomainAliasArgs,
+    DomainCertificate,
+    DomainCertificateArgs,
+)
 from components.ecs_service import EcsService, EcsServiceArgs
 from components.github_oidc import GithubOidc, GithubOidcArgs
 from components.network import Network, NetworkArgs
@@ -68,6 +74,12 @@ def run() -> Deployment:
         ),
     )
     logs = ServiceLogs(prefix, ServiceLogsArgs(prefix=prefix, observability=settings.observability))
+    ig = settings.ingress
+    certificate = None
+    if ig.domain and ig.hosted_zone_id and not ig.certificate_arn:
+        certificate = DomainCertificate(
+            prefix, DomainCertificateArgs(domain=ig.domain, hosted_zone_id=ig.hosted_zone_id)
+        )
     service = EcsService(
         prefix,
         EcsServiceArgs(
@@ -88,8 +100,16 @@ def run() -> Deployment:
             rollback_alarm_names=rollback_alarm_names(prefix)
             if settings.deploy.strategy is Strategy.ECS_BLUEGREEN
             else (),
+            certificate_arn=certificate.certificate_arn if certificate else None,
         ),
     )
+    service_url: pulumi.Input[str] = service.service_url
+    if ig.domain and ig.hosted_zone_id:
+        DomainAlias(prefix, DomainAliasArgs(
+            domain=ig.domain, hosted_zone_id=ig.hosted_zone_id,
+            alb_dns_name=service.alb_dns_name, alb_zone_id=service.alb_zone_id,
+        ))  # fmt: skip
+        service_url = f"https://{ig.domain}"
     observability = Observability(
         prefix,
         ObservabilityArgs(
@@ -134,7 +154,8 @@ def run() -> Deployment:
     github = GithubOidc(
         prefix,
         GithubOidcArgs(
-            prefix=prefix, stack=settings.stack, github=settings.github, region=settings.region
+            prefix=prefix, stack=settings.stack, github=settings.github, region=settings.region,
+            hosted_zone_id=settings.ingress.hosted_zone_id,
         ),
     )
 
@@ -144,7 +165,7 @@ def run() -> Deployment:
     pulumi.export(keys.IMAGE_TAG, settings.image_tag)
     pulumi.export(keys.SCHEMA_VERSION, settings.schema_version)
     pulumi.export(keys.DEPLOY_STRATEGY, settings.deploy.strategy.value)
-    pulumi.export(keys.SERVICE_URL, service.service_url)
+    pulumi.export(keys.SERVICE_URL, service_url)
     pulumi.export(keys.ALB_DNS_NAME, service.alb_dns_name)
     pulumi.export(keys.ALB_ARN_SUFFIX, service.alb_arn_suffix)
     pulumi.export(keys.BLUE_TARGET_GROUP_NAME, service.blue_target_group_name)

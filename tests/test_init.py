@@ -75,12 +75,16 @@ def test_the_scaffold_plans_and_passes_the_dev_check(app: Path) -> None:
 def test_prod_needs_https_until_a_certificate_is_given(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
-    plain, secure = tmp_path / "plain", tmp_path / "secure"
+    plain, secure, domain = tmp_path / "plain", tmp_path / "secure", tmp_path / "domain"
     assert init(plain) == 0
     cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
     assert init(secure, "--certificate-arn", cert) == 0
+    assert init(domain, "--domain", "billing.example.com", "--hosted-zone-id", "Z0123ABC") == 0
     assert "fails until prod has HTTPS" in (plain / "infra" / "README.md").read_text()
-    for root, mandatory in ((plain, True), (secure, False)):
+    ingress = yaml.safe_load((domain / "infra" / "Pulumi.prod.yaml").read_text())["config"][
+        "deplight:ingress"]  # fmt: skip
+    assert ingress == {"domain": "billing.example.com", "hosted_zone_id": "Z0123ABC"}
+    for root, mandatory in ((plain, True), (secure, False), (domain, False)):
         run = run_program("prod", project_dir=root / "infra")
         config, _ = load_policy_config("prod", root / "infra" / "policies")
         found = [v.policy for v in evaluate_in_process(run, config) if v.level == "mandatory"]

@@ -156,8 +156,8 @@ def test_more_azs_than_aws_promises_are_placeholders_with_a_warning() -> None:
         ({"service": {"xray_daemon_image": "public.ecr.aws/xray/aws-xray-daemon@sha256:" + "a" * 64}},
          ["deplight:service.xray_daemon_image is set but service.xray is false"]),
         ({"ingress": {"ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"}},
-         ["deplight:ingress.ssl_policy is set but without ingress.certificate_arn there is no "
-          "HTTPS listener"]),
+         ["deplight:ingress.ssl_policy is set but without ingress.certificate_arn (or "
+          "ingress.domain) there is no HTTPS listener"]),
         ({"deploy": {"strategy": "codedeploy", "traffic": "canary", "percent": 20}}, []),
     ],
 )  # fmt: skip
