@@ -460,7 +460,9 @@ class EcsService(pulumi.ComponentResource):
             parent=self, ignore_changes=["defaultActions"] if codedeploy else None
         )
         https = ig.https
-        certificate_arn = args.certificate_arn or ig.certificate_arn
+        certificate_arn = (
+            args.certificate_arn if args.certificate_arn is not None else ig.certificate_arn
+        )
         if https and certificate_arn is None:
             raise ValueError("ingress.domain without ingress.certificate_arn: pass the certificate "
                              "DomainCertificate made as EcsServiceArgs.certificate_arn")  # fmt: skip

@@ -651,8 +651,8 @@ def _health_check(errors: list[str], service: _Reader) -> HealthCheckSettings | 
         return None
     if isinstance(raw, str) and raw[:1] != "{":
         raw = {"type": raw}
-    hc = _Reader(errors, "service.health_check", raw, {}, HealthCheckSettings)
     before = len(errors)
+    hc = _Reader(errors, "service.health_check", raw, {}, HealthCheckSettings)
     hc.enum_("type", HealthCheckType)
     kind = hc.values.get("type", HealthCheckType.CURL)
     present, command = hc._get("command")

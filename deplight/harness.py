@@ -32,7 +32,6 @@ __all__ = ["PROJECT_DIR", "ProgramRun", "Registered", "StackFileError", "run_pro
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 """This repository's example project (the tests' fixture); an installed wheel has none."""
-PROJECT_NAME = "deplight"
 
 log = logging.getLogger(__name__)
 

@@ -51,6 +51,8 @@ def load_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise StackFileError(describe_yaml_error(path, exc)) from None
+    except OSError as exc:
+        raise StackFileError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 def read_project_file(project_dir: Path) -> dict[str, Any]:
@@ -62,7 +64,10 @@ def read_project_file(project_dir: Path) -> dict[str, Any]:
 
 
 def project_name(project_dir: Path) -> str:
-    """The ``name:`` of the project (the namespace of its unprefixed config keys)."""
+    """The ``name:`` of the project (the namespace of its unprefixed config keys); the
+    directory's name when there is no ``Pulumi.yaml`` (a program run from plain config)."""
+    if not (project_dir / PROJECT_FILE).is_file():
+        return project_dir.name
     name = read_project_file(project_dir).get("name")
     return str(name) if name else project_dir.name
 
