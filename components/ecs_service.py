@@ -19,6 +19,7 @@ import pulumi_aws as aws
 from components.iam import service_trust_policy, stack_tags
 from components.settings import (
     DeploySettings,
+    HealthCheckType,
     IngressSettings,
     ServiceSettings,
     Strategy,
@@ -46,9 +47,10 @@ def container_definitions(
 ) -> list[dict[str, Any]]:
     """The task's container definitions (pure; snapshot-tested).
 
-    The health check runs ``curl`` inside the container: the application image must contain it
-    (or replace the command through a custom image). The X-Ray daemon sidecar is added when
-    ``service.xray`` is on, with the digest-pinned image from ``service.xray_daemon_image``.
+    The container health check follows ``service.health_check``: ``curl`` against the health
+    path (the image needs a shell and curl), a ``command`` the image provides, or none (``http``:
+    the load balancer's check only). The X-Ray daemon sidecar is added when ``service.xray`` is
+    on, with the digest-pinned image from ``service.xray_daemon_image``.
     """
 
     def logging(stream_prefix: str) -> dict[str, Any]:
@@ -81,20 +83,13 @@ def container_definitions(
         "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(settings.secrets.items())],
         "logConfiguration": logging(settings.name),
-        "healthCheck": {
-            "command": [
-                "CMD-SHELL",
-                f"curl -fsS http://localhost:{settings.container_port}"
-                f"{settings.health_check_path} || exit 1",
-            ],
-            "interval": 15,
-            "timeout": 5,
-            "retries": 3,
-            "startPeriod": 30,
-        },
         "readonlyRootFilesystem": False,
         "privileged": False,
     }
+    if (command := health_check_command(settings)) is not None:
+        app["healthCheck"] = {
+            "command": command, "interval": 15, "timeout": 5, "retries": 3, "startPeriod": 30,
+        }  # fmt: skip
     defs = [app]
     if settings.xray:
         defs.append(
@@ -110,6 +105,21 @@ def container_definitions(
             }
         )
     return defs
+
+
+def health_check_command(settings: ServiceSettings) -> list[str] | None:
+    """The container health check command ECS runs, or ``None`` (``type: http``)."""
+    hc = settings.health_check
+    if hc.type is HealthCheckType.HTTP:
+        return None
+    if hc.type is HealthCheckType.COMMAND:
+        command = list(hc.command)
+        return command if command[0] in ("CMD", "CMD-SHELL") else ["CMD", *command]
+    return [
+        "CMD-SHELL",
+        f"curl -fsS http://localhost:{settings.container_port}{settings.health_check_path} "
+        "|| exit 1",
+    ]
 
 
 def execution_policy(
@@ -312,6 +322,9 @@ class EcsServiceArgs:
     ecr_force_delete: bool = False
     """Let ``pulumi destroy`` delete the ECR repository together with its images. Development
     tier only: a production repository holds the images every rollback needs."""
+    certificate_arn: pulumi.Input[str] | None = None
+    """A certificate made for ``ingress.domain`` (:class:`~components.domain.DomainCertificate`);
+    ``None`` uses ``ingress.certificate_arn``."""
 
 
 class EcsService(pulumi.ComponentResource):
@@ -346,6 +359,8 @@ class EcsService(pulumi.ComponentResource):
     """Task definition family."""
     alb_dns_name: pulumi.Output[str]
     """ALB DNS name."""
+    alb_zone_id: pulumi.Output[str]
+    """The ALB's canonical hosted zone (target of a Route 53 alias)."""
     alb_arn_suffix: pulumi.Output[str]
     """``app/<name>/<id>``, for CloudWatch dimensions."""
     service_url: pulumi.Output[str]
@@ -496,7 +511,13 @@ class EcsService(pulumi.ComponentResource):
         listener_opts = pulumi.ResourceOptions(
             parent=self, ignore_changes=["defaultActions"] if codedeploy else None
         )
-        https = bool(ig.certificate_arn)
+        https = ig.https
+        certificate_arn = (
+            args.certificate_arn if args.certificate_arn is not None else ig.certificate_arn
+        )
+        if https and certificate_arn is None:
+            raise ValueError("ingress.domain without ingress.certificate_arn: pass the certificate "
+                             "DomainCertificate made as EcsServiceArgs.certificate_arn")  # fmt: skip
         if https:
             prod_listener = aws.lb.Listener(
                 f"{name}-https",
@@ -504,7 +525,7 @@ class EcsService(pulumi.ComponentResource):
                 port=HTTPS_PORT,
                 protocol="HTTPS",
                 ssl_policy=ig.ssl_policy,
-                certificate_arn=ig.certificate_arn,
+                certificate_arn=certificate_arn,
                 default_actions=forward(blue),
                 tags=tags,
                 opts=listener_opts,
@@ -541,7 +562,7 @@ class EcsService(pulumi.ComponentResource):
             port=ig.test_port,
             protocol="HTTPS" if https else "HTTP",
             ssl_policy=ig.ssl_policy if https else None,
-            certificate_arn=ig.certificate_arn if https else None,
+            certificate_arn=certificate_arn if https else None,
             default_actions=forward(green),
             tags=tags,
             opts=listener_opts,
@@ -766,6 +787,7 @@ class EcsService(pulumi.ComponentResource):
         self.repository_name = repo.name
         self.cluster_name = cluster.name
         self.alb_dns_name = alb.dns_name
+        self.alb_zone_id = alb.zone_id
         self.alb_arn_suffix = alb.arn_suffix
         self.service_url = alb.dns_name.apply(lambda d: f"{'https' if https else 'http'}://{d}")
         self.blue_target_group_arn = blue.arn
@@ -785,6 +807,7 @@ class EcsService(pulumi.ComponentResource):
                 "task_definition_arn": self.task_definition_arn,
                 "task_definition_family": self.task_definition_family,
                 "alb_dns_name": self.alb_dns_name,
+                "alb_zone_id": self.alb_zone_id,
                 "alb_arn_suffix": self.alb_arn_suffix,
                 "service_url": self.service_url,
                 "blue_target_group_arn": self.blue_target_group_arn,

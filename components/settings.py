@@ -13,7 +13,10 @@ stack file overrides only what differs. There is no ``if stack == "prod"`` anywh
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import enum
+import functools
 import ipaddress
 import json
 import re
@@ -62,6 +65,8 @@ OIDC_PROVIDER_CREATE = "create"
 """``github.oidc_provider: create``: this stack creates the account's one GitHub OIDC provider."""
 OIDC_PROVIDER_RE = re.compile(rf"^({OIDC_PROVIDER_CREATE}|{OIDC_PROVIDER_ARN_RE.pattern[1:-1]})$")
 ROLLBACK_ENVIRONMENT_SUFFIX = "-rollback"
+DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOSTED_ZONE_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
 DIGEST_IMAGE_RE = re.compile(
     r"^[a-z0-9][a-z0-9./_-]*(:[0-9]+)?/?[a-z0-9./_-]*@sha256:[0-9a-f]{64}$"
 )
@@ -149,6 +154,31 @@ class ReleaseKind(enum.StrEnum):
     """A revert to a known-good release: all traffic shifts at once."""
 
 
+class HealthCheckType(enum.StrEnum):
+    """What checks a task's health besides the load balancer (which always probes
+    ``health_check_path``: AWS cannot turn target-group health checks off for ``ip`` targets)."""
+
+    CURL = "curl"
+    """The container also runs ``curl -fsS http://localhost:PORT/PATH``: the image needs a shell
+    and curl. The default (what Deplight always did)."""
+    HTTP = "http"
+    """Only the load balancer's HTTP check; no container health check. For distroless and
+    scratch images; a hung task is replaced once the target group marks it unhealthy."""
+    COMMAND = "command"
+    """The container runs ``command`` (exec form: no shell needed), e.g. ``[/app/healthcheck]``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthCheckSettings:
+    """``service.health_check``: ``curl`` (default), ``http``, or ``{type: command, command: [...]}``."""
+
+    type: HealthCheckType = HealthCheckType.CURL
+    """Which container health check runs (see :class:`HealthCheckType`)."""
+    command: tuple[str, ...] = ()
+    """``type: command`` only: the argv ECS runs in the container (``CMD`` is added unless the
+    list starts with ``CMD`` or ``CMD-SHELL``); exit 0 means healthy."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceSettings:
     """The container service and its task size."""
@@ -158,7 +188,9 @@ class ServiceSettings:
     container_port: int = 8080
     """Port the container listens on."""
     health_check_path: str = "/health"
-    """HTTP path the ALB and the container health check probe."""
+    """HTTP path the load balancer probes (and, with ``health_check.type: curl``, the container)."""
+    health_check: HealthCheckSettings = field(default_factory=HealthCheckSettings)
+    """The container health check (``curl``, ``http`` = load balancer only, or ``command``)."""
     cpu: int = 256
     """Fargate CPU units (256, 512, 1024, ...)."""
     memory: int = 512
@@ -256,6 +288,16 @@ class IngressSettings:
     """ALB deletion protection."""
     access_logs_bucket: str | None = None
     """S3 bucket for ALB access logs (optional)."""
+    domain: str | None = None
+    """DNS name of the service (``api.example.com``), with ``hosted_zone_id``: an alias record
+    for the ALB and, unless ``certificate_arn`` is set, an ACM certificate validated in Route 53."""
+    hosted_zone_id: str | None = None
+    """Route 53 hosted zone (``Z...``) that holds ``domain``."""
+
+    @property
+    def https(self) -> bool:
+        """The production listener serves HTTPS (a given or a created certificate)."""
+        return bool(self.certificate_arn or self.domain)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -408,6 +450,9 @@ class Settings:
     github: GithubSettings
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     release_api: ReleaseApiSettings = field(default_factory=ReleaseApiSettings)
+    warnings: tuple[str, ...] = ()
+    """Valid but suspicious configuration (settings the chosen strategy ignores); the program
+    logs each one as a Pulumi warning, so ``deplight plan`` and ``pulumi preview`` show them."""
 
     @property
     def prefix(self) -> str:
@@ -670,6 +715,106 @@ def _port(value: int) -> str | None:
     return None if 1 <= value <= 65535 else "a port in 1-65535"
 
 
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region where botocore's bundled endpoint data (offline) lists ECS, in all partitions."""
+    from botocore.loaders import Loader
+
+    data = Loader().load_data("endpoints")
+    return frozenset(
+        region
+        for partition in data["partitions"]
+        for region in partition["services"].get("ecs", {}).get("endpoints", {})
+        if region in partition["regions"]
+    )
+
+
+def _region_problem(region: Any) -> str | None:
+    if isinstance(region, str) and region in known_regions():
+        return None
+    import botocore
+
+    close = difflib.get_close_matches(str(region), sorted(known_regions()), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return (
+        f"aws:region: expected an AWS region where ECS runs (botocore {botocore.__version__} "
+        f"knows {len(known_regions())}, e.g. us-east-1, eu-west-1; upgrade boto3 for a region "
+        f"newer than that), found {region!r}{hint}"
+    )
+
+
+# Settings each strategy (or traffic shift) does not read: set in a stack file, they are a
+# misunderstanding worth a warning (e.g. `traffic: canary` under `strategy: rolling` is no canary).
+IGNORED_BY_STRATEGY: dict[Strategy, tuple[str, ...]] = {
+    Strategy.ROLLING: ("traffic", "percent", "interval_minutes", "blue_termination_minutes",
+                       "bake_time_minutes", "timeout_minutes"),
+    Strategy.CODEDEPLOY: ("bake_time_minutes",),
+    Strategy.ECS_BLUEGREEN: ("blue_termination_minutes", "timeout_minutes"),
+}  # fmt: skip
+
+
+def ignored_settings(raw: Mapping[str, Any], settings: Settings) -> list[str]:
+    """Keys a stack file sets that have no effect with the rest of its settings."""
+
+    def given(section: str) -> Mapping[str, Any]:
+        value = raw.get(section)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                return {}
+        return value if isinstance(value, Mapping) else {}
+
+    out: list[str] = []
+    dp, strategy = given("deploy"), settings.deploy.strategy
+    ignored = set(IGNORED_BY_STRATEGY[strategy])
+    for key in IGNORED_BY_STRATEGY[strategy]:
+        if key in dp:
+            out.append(f"{NAMESPACE}:deploy.{key} is set but strategy {strategy.value} ignores it")
+    if strategy is not Strategy.ROLLING and settings.deploy.traffic is TrafficShift.ALL_AT_ONCE:
+        for key in ("percent", "interval_minutes"):
+            if key in dp and key not in ignored:
+                out.append(f"{NAMESPACE}:deploy.{key} is set but traffic all_at_once ignores it")
+    sv, ig, ob = given("service"), given("ingress"), given("observability")
+    if "xray_daemon_image" in sv and not settings.service.xray:
+        out.append(f"{NAMESPACE}:service.xray_daemon_image is set but service.xray is false")
+    if "ssl_policy" in ig and not settings.ingress.https:
+        out.append(f"{NAMESPACE}:ingress.ssl_policy is set but without ingress.certificate_arn "
+                   "(or ingress.domain) there is no HTTPS listener")  # fmt: skip
+    if "alert_email" in ob and settings.observability.alert_sns_topic_arn:
+        out.append(f"{NAMESPACE}:observability.alert_email is set but alert_sns_topic_arn is "
+                   "too: Deplight subscribes e-mail only to a topic it creates")  # fmt: skip
+    return out
+
+
+def _health_check(errors: list[str], service: _Reader) -> HealthCheckSettings | None:
+    """``service.health_check``: a type name, or ``{type, command}``; ``None`` if absent/invalid."""
+    present, raw = service._get("health_check")
+    if not present:
+        return None
+    if isinstance(raw, str) and raw[:1] != "{":
+        raw = {"type": raw}
+    before = len(errors)
+    hc = _Reader(errors, "service.health_check", raw, {}, HealthCheckSettings)
+    hc.enum_("type", HealthCheckType)
+    kind = hc.values.get("type", HealthCheckType.CURL)
+    present, command = hc._get("command")
+    if kind is HealthCheckType.COMMAND:
+        if not present or not isinstance(command, list) or not command or not all(
+            isinstance(a, str) and a for a in command
+        ) or command in (["CMD"], ["CMD-SHELL"]):
+            hc.error("command", "a non-empty list of strings with type command, such as "
+                     "[/app/healthcheck] or [CMD-SHELL, 'wget -qO- localhost:8080/health']",
+                     command)  # fmt: skip
+        else:
+            hc.values["command"] = tuple(command)
+    elif present:
+        hc.error("command", f"no command with type {kind.value} (only with type command)", command)
+    if len(errors) > before:
+        return None
+    return HealthCheckSettings(**hc.values)
+
+
 def parse_settings(
     stack: str,
     raw: Mapping[str, Any],
@@ -741,6 +886,7 @@ def parse_settings(
             sv.error("health_check_path", "an HTTP path starting with '/'", path)
         else:
             sv.values["health_check_path"] = path
+    health_check = _health_check(errors, sv)
     sv.int_("cpu", check=lambda c: None if c in FARGATE_SIZES else
             "a valid Fargate CPU (" + ", ".join(map(str, FARGATE_SIZES)) + ")")  # fmt: skip
     sv.int_("memory", lo=512, hi=122880)
@@ -769,6 +915,8 @@ def parse_settings(
             "a digest-pinned X-Ray daemon image when service.xray is true",
             None,
         )
+    if health_check is not None:
+        sv.values["health_check"] = health_check
     sv.int_("ecr_keep_images", lo=1, hi=1000)
     sv.bool_("ecr_immutable_tags")
     cpu, mem = sv.values.get("cpu"), sv.values.get("memory")
@@ -837,6 +985,11 @@ def parse_settings(
     ig.str_list("test_cidrs", _public_or_private_cidr)
     ig.bool_("deletion_protection")
     ig.str_("access_logs_bucket", S3_BUCKET_RE, "an S3 bucket name", optional=True)
+    ig.str_("domain", DOMAIN_RE, "a lowercase DNS name such as api.example.com", optional=True)
+    ig.str_("hosted_zone_id", HOSTED_ZONE_RE, "a Route 53 hosted zone id (Z...)", optional=True)
+    for have, need in (("domain", "hosted_zone_id"), ("hosted_zone_id", "domain")):
+        if ig.values.get(have) and not ig.raw.get(need):
+            ig.error(need, f"a value when ingress.{have} is set (both or neither)", None)
     port = ig.values.get("test_port")
     if port is not None:
         taken = {80: "the HTTP listener", 443: "the HTTPS listener"}
@@ -923,12 +1076,14 @@ def parse_settings(
                 "that is not one"
             )
     ra = _release_api(errors, raw.get("release_api"), tier)
+    if region is not None and (problem := _region_problem(region)):
+        errors.append(problem)
 
     if errors:
         raise SettingsError(errors)
 
     gh.values.setdefault("subjects", (f"environment:{stack}",))
-    return Settings(
+    settings = Settings(
         stack=stack,
         tier=tier,
         image_tag=image_tag,
@@ -945,6 +1100,7 @@ def parse_settings(
         notifications=NotificationSettings(**nt.values),
         release_api=ReleaseApiSettings(**ra.values),
     )
+    return dataclasses.replace(settings, warnings=tuple(ignored_settings(raw, settings)))
 
 
 def _release_api(errors: list[str], raw: Any, tier: Tier) -> _Reader:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import select
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,20 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from deplight.harness import PROJECT_DIR, ProgramRun, Registered, StackFileError
+import policies
+from deplight.harness import ProgramRun, Registered, StackFileError
+from policies.rules.stack_keys import STACK_FILE
 
-POLICIES_DIR = PROJECT_DIR / "policies"
+POLICIES_DIR = Path(policies.__file__).resolve().parent
+"""The policy pack this package ships (``PulumiPolicy.yaml``, ``__main__.py``, ``rules/``)."""
+log = logging.getLogger(__name__)
+
+
+def policies_dir_of(project_dir: Path) -> Path:
+    """The project's own pack (``policies/`` with a ``__main__.py``: this repository's pack, or the
+    wiring ``deplight init`` writes), else the installed one."""
+    own = project_dir / "policies"
+    return own if (own / "__main__.py").is_file() else POLICIES_DIR
 LEVELS = {"advisory": 0, "mandatory": 1, "disabled": 2, "remediate": 3}
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 STARTUP_TIMEOUT_S = 60
@@ -82,13 +95,17 @@ def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
 @contextmanager
 def analyzer(policies_dir: Path = POLICIES_DIR) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     """Starts the pack as the Pulumi CLI does and yields a gRPC stub to it."""
+    # -u as the Pulumi CLI runs packs: the pack prints its port with a plain print(), which a
+    # block-buffered pipe would hold back forever when PYTHONUNBUFFERED is not set.
     proc = subprocess.Popen(
-        [sys.executable, str(policies_dir / "__main__.py")],
+        [sys.executable, "-u", str(policies_dir / "__main__.py")],
         cwd=policies_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline().decode().strip()
+        ready, _, _ = select.select([proc.stdout], [], [], STARTUP_TIMEOUT_S)
+        line = proc.stdout.readline().decode().strip() if ready else ""
+        log.debug("policy pack %s: analyzer on port %s", policies_dir, line)
         if not line.isdigit():
             err = proc.stderr.read().decode() if proc.stderr and proc.poll() is not None else ""
             raise RuntimeError(f"the policy pack did not start (printed {line!r}): {err}")
@@ -218,7 +235,9 @@ def _check(args: argparse.Namespace) -> int:
     root = project_dir(args.project_dir)
     run = run_program(args.stack, project_dir=root)
     config, path = load_policy_config(args.stack, root / "policies")
-    violations = evaluate_grpc(run, config, root / "policies")
+    stack_file = f"Pulumi.{args.stack}.yaml"
+    violations = [replace(v, message=v.message.replace(STACK_FILE, stack_file))
+                  for v in evaluate_grpc(run, config, policies_dir_of(root))]  # fmt: skip
     mandatory = sum(v.level == "mandatory" for v in violations)
     if args.json:
         print(json.dumps({

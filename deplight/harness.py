@@ -11,13 +11,13 @@ import json
 import logging
 import runpy
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
@@ -25,14 +25,15 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.settings import NAMESPACE, Settings, parse_settings
-from deplight.mocks import DEFAULT_REGION, RealisticMocks
+from deplight.mocks import DEFAULT_REGION, PROMISED_AZS, RealisticMocks
+from deplight.project import StackFileError, load_yaml, project_name, stack_file
+
+__all__ = ["PROJECT_DIR", "ProgramRun", "Registered", "StackFileError", "run_program"]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROJECT_NAME = "deplight"
+"""This repository's example project (the tests' fixture); an installed wheel has none."""
 
-
-class StackFileError(ValueError):
-    """A stack file that cannot be read at all (missing, not YAML, wrong shape)."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -143,27 +144,18 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
     read as :data:`SECRET`; :func:`secret_keys` names the keys that hold one.
     """
     project_file = project_dir / "Pulumi.yaml"
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in
-                           project_dir.glob("Pulumi.*.yaml"))  # fmt: skip
-        raise StackFileError(
-            f"--stack {stack}: no stack file {stack_file.name} in {project_dir} "
-            f"(available stacks: {', '.join(available) or 'none'})"
-        )
+    path_of_stack = stack_file(stack, project_dir)
+    namespace = project_name(project_dir)
     config: dict[str, Any] = {}
-    for path, is_project in ((project_file, True), (stack_file, False)):
-        try:
-            doc = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise StackFileError(f"{path.name}: not valid YAML: {exc}") from None
+    for path, is_project in ((project_file, True), (path_of_stack, False)):
+        doc = load_yaml(path) or {}
         if not isinstance(doc, dict):
             raise StackFileError(f"{path.name}: expected a mapping at the top, found {doc!r}")
         section = doc.get("config") or {}
         if not isinstance(section, dict):
             raise StackFileError(f"{path.name}: 'config' must be a mapping, found {section!r}")
         for key, value in section.items():
-            full = key if ":" in key else f"{NAMESPACE}:{key}"
+            full = key if ":" in key else f"{namespace}:{key}"
             if is_project and isinstance(value, dict):
                 if "value" in value:
                     value = value["value"]
@@ -228,7 +220,11 @@ def run_program(
     project_dir = Path(project_dir).resolve()
     if config is None:
         config = read_stack_config(stack, project_dir)
+    log.debug("stack %s: config keys %s", stack, ", ".join(sorted(config)))
     settings = settings_for(stack, config)
+    log.debug("stack %s: settings valid (tier %s, strategy %s, region %s)", stack,
+              settings.tier.value, settings.deploy.strategy.value, settings.region)  # fmt: skip
+    started = time.perf_counter()
 
     mocks = RealisticMocks(region=settings.region or DEFAULT_REGION)
     monitor = RecordingMonitor(mocks)
@@ -241,8 +237,8 @@ def run_program(
     logger = logging.getLogger(f"deplight.program.{stack}")
     logger.handlers[:] = [collector]
     logger.propagate = False
-    pulumi.runtime.set_mocks(mocks, project=PROJECT_NAME, stack=stack, preview=preview,
-                             monitor=monitor, logger=logger)  # fmt: skip
+    pulumi.runtime.set_mocks(mocks, project=project_name(project_dir), stack=stack,
+                             preview=preview, monitor=monitor, logger=logger)  # fmt: skip
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()
 
@@ -258,6 +254,17 @@ def run_program(
         exports.update(resolved or {})
 
     _sync_await(run_pulumi_func(program))
+    log.debug("stack %s: %s registered %d resources in %.2f s", stack, project_dir / "__main__.py",
+              len(monitor.registered), time.perf_counter() - started)  # fmt: skip
+    warnings = list(collector.messages)
+    if settings.network.az_count > PROMISED_AZS:
+        # The mocks can name any number of zones; AWS decides at `up` how many this account has.
+        warnings.append(
+            f"{NAMESPACE}:network.az_count is {settings.network.az_count}: AWS documents at least "
+            f"{PROMISED_AZS} availability zones per region, not how many {settings.region} offers "
+            f"this account; zones after the {PROMISED_AZS}rd are placeholders here, and `pulumi up` "
+            "stops before creating the network if the region has fewer"
+        )
     return ProgramRun(
         stack=stack,
         settings=settings,
@@ -266,5 +273,5 @@ def run_program(
         resources=sorted(monitor.registered, key=lambda r: r.urn),
         outputs=exports,
         generated=dict(mocks.generated),
-        warnings=sorted(collector.messages),
+        warnings=sorted(warnings),
     )

@@ -18,6 +18,8 @@ import pulumi
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
+PROMISED_AZS = 3
+"""Availability zones AWS documents for every region; names after these are placeholders."""
 
 
 def _hex(seed: str, n: int) -> str:
@@ -95,8 +97,11 @@ class RealisticMocks(pulumi.runtime.Mocks):
     # --- invokes -------------------------------------------------------------------------------
     def _azs(self, _args: dict[str, Any]) -> dict[str, Any]:
         letters = "abcdef"
+        names = [f"{self.region}{c}" for c in letters]
+        for i, zone in enumerate(names[PROMISED_AZS:], start=PROMISED_AZS + 1):
+            self._gen(zone, f"availability zone {i} of {self.region}, if this account has one")
         return {
-            "names": [f"{self.region}{c}" for c in letters],
+            "names": names,
             "zoneIds": [f"use1-az{i + 1}" for i in range(len(letters))],
             "state": "available",
             "id": self.region,
@@ -265,6 +270,27 @@ class RealisticMocks(pulumi.runtime.Mocks):
             arn = f"arn:aws:chatbot::{acct}:chat-configuration/slack-channel/{config_name}"
             rid = arn
             gen("chatConfigurationArn", arn)
+        elif typ == "aws:acm/certificate:Certificate":
+            domain = str(inputs.get("domainName", "example.com"))
+            cert_id = f"{_hex(seed, 8)}-{_hex(seed, 4)}-{_hex(seed + 'a', 4)}-{_hex(seed, 12)}"
+            arn = f"arn:aws:acm:{region}:{acct}:certificate/{cert_id}"
+            rid = arn
+            state["domainValidationOptions"] = [{
+                "domainName": domain, "resourceRecordType": "CNAME",
+                "resourceRecordName": self._gen(f"_{_hex(seed, 32)}.{domain}.",
+                                                f"validation record name of {name}"),
+                "resourceRecordValue": self._gen(f"_{_hex(seed + 'v', 32)}.acm-validations.aws.",
+                                                 f"validation record value of {name}"),
+            }]  # fmt: skip
+            state["status"] = "PENDING_VALIDATION"
+        elif typ == "aws:acm/certificateValidation:CertificateValidation":
+            rid = str(inputs.get("certificateArn", phys))
+            arn = rid
+        elif typ == "aws:route53/record:Record":
+            record = str(inputs.get("name", phys))
+            rid = f"{inputs.get('zoneId', 'Z0')}_{record}_{inputs.get('type', 'A')}"
+            state["fqdn"] = record.rstrip(".")
+            arn = rid
         elif typ.startswith("aws:appautoscaling/"):
             rid = inputs.get("resourceId", phys)
             arn = (

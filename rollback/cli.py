@@ -17,8 +17,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from components.settings import IMAGE_TAG_RE
 from rollback.checks import CONFIRM_PROD
-from rollback.errors import EXIT_FAILED, EXIT_OK, DeplightError
+from rollback.errors import EXIT_FAILED, EXIT_OK, BadInputError, DeplightError
 
 log = logging.getLogger("deplight.release")
 
@@ -80,19 +81,48 @@ def _project_dir(value: str | None) -> Path:
     return project_dir(value)
 
 
-def _run(args: argparse.Namespace, action: Callable[[Any, Any], Any]) -> int:
+def preflight(args: argparse.Namespace) -> Path:
+    """The checks that need nothing but the arguments and the project directory, run before
+    anything looks for the pulumi CLI, a backend or AWS, so bad input is always exit 2 first.
+    Returns the project directory."""
+    from deplight.project import StackFileError, stack_file
+
+    sha = "a git commit SHA of 7-40 lowercase hex characters"
+    problems = []
+    for flag, value in (("--image-tag", getattr(args, "image_tag", None)),
+                        ("--to", getattr(args, "to", None))):  # fmt: skip
+        if value is not None and not IMAGE_TAG_RE.fullmatch(value):
+            problems.append(f"{flag}: expected {sha}, found {value!r}")
+    confirm = getattr(args, "confirm", None)
+    if confirm is not None and confirm != CONFIRM_PROD:
+        problems.append(f"--confirm: expected {CONFIRM_PROD}, found {confirm!r}")
+    schema = getattr(args, "schema_version", None)
+    if schema is not None and schema < 0:
+        problems.append(f"--schema-version: expected a non-negative integer, found {schema}")
+    try:
+        root = _project_dir(args.project_dir)
+        stack_file(args.stack, root)
+    except StackFileError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise BadInputError("; ".join(problems))
+    return root
+
+
+def _run(args: argparse.Namespace, action: Callable[[Any, Any], Any],
+         render: Callable[[Any], str] | None = None) -> int:  # fmt: skip
     """Selects the stack, runs ``action(stack, aws)``, prints the result, returns the exit code."""
     try:
-        stack = select_stack(args.stack, _project_dir(args.project_dir))
+        stack = select_stack(args.stack, preflight(args))
         result = action(stack, make_aws(stack))
     except DeplightError as exc:
         return _fail(args, str(exc), exc.exit_code)
     except (ClientError, BotoCoreError) as exc:
         return _fail(args, f"AWS error: {exc}", EXIT_FAILED)
-    if isinstance(result, dict):  # releases
-        from rollback.commands import render_releases
-
-        print(json.dumps(result, indent=2, default=str) if args.json else render_releases(result))
+    if isinstance(result, dict):  # releases, status
+        if render is None:
+            from rollback.commands import render_releases as render
+        print(json.dumps(result, indent=2, default=str) if args.json else render(result))
         return EXIT_OK
     print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.summary)
     return int(result.exit_code)
@@ -136,12 +166,18 @@ def _releases(args: argparse.Namespace) -> int:
     return _run(args, releases_report)
 
 
+def _status(args: argparse.Namespace) -> int:
+    from rollback.status import render_status, status_report
+
+    return _run(args, status_report, render_status)
+
+
 def _common(p: argparse.ArgumentParser, *, release: bool) -> None:
     p.add_argument("--stack", required=True, metavar="ENV", help="stack (environment) name")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--project-dir", metavar="DIR", default=None,
-                   help="the Pulumi project directory (default: the current directory if it has "
-                   "a Pulumi.yaml, else the installed Deplight project)")  # fmt: skip
+                   help="the Pulumi project directory (default: the nearest directory, from here "
+                   "up, with a Pulumi.yaml or an infra/Pulumi.yaml)")  # fmt: skip
     if release:
         p.add_argument(
             "--reason",
@@ -230,3 +266,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     _common(rel, release=False)
     rel.set_defaults(func=_releases)
+
+    st = sub.add_parser(
+        "status", formatter_class=fmt,
+        help="show what serves a stack now: image, tasks, target health, traffic, alarms",
+        description=_wrap("Reads the stack's outputs, then AWS: the image and task definition the "
+        "service runs, running/desired tasks, target health per target group, the production "
+        "listener's traffic split, the deployment in progress (CodeDeploy, ECS blue/green or a "
+        "rolling update) and the alarms in ALARM. Read-only. Exit 0 ok, 1 failed, 2 bad input."),
+    )  # fmt: skip
+    _common(st, release=False)
+    st.set_defaults(func=_status)

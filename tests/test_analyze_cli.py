@@ -230,6 +230,7 @@ def test_agreement_with_a_matching_stack_in_another_project(capsys: pytest.Captu
     from tests.conftest import ROOT
 
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
     (tmp_path / "Pulumi.svc.yaml").write_text(
         "config:\n  deplight:tier: development\n  deplight:service:\n    container_port: 9090\n"
         "    health_check_path: /ping\n    cpu: 256\n    memory: 512\n"

@@ -33,8 +33,11 @@ def test_plan_prints_the_tree_and_a_summary(dev_plan: subprocess.CompletedProces
     assert "* deplight:network:Network  web-dev" in out
     assert "    + aws:ec2/vpc:Vpc  web-dev-vpc" in out, "children are indented under the component"
     assert "cidrBlock: 10.10.0.0/16" in out
-    summary = next(line for line in out.splitlines() if line.startswith("Summary:"))
-    assert "4 aws:ec2/subnet:Subnet" in summary and "1 aws:ec2/natGateway:NatGateway" in summary
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Summary:"))
+    # the per-type count is a table (one `count  type` row per type), not one long line
+    rows = dict(reversed(line.split()[:2]) for line in lines[start + 2 :] if line[:1] == " ")
+    assert rows["aws:ec2/subnet:Subnet"] == "4" and rows["aws:ec2/natGateway:NatGateway"] == "1"
     assert "<id of web-dev-vpc>" in out, "AWS-assigned values are placeholders"
     assert "placeholders" in out
     assert "Traceback" not in dev_plan.stderr

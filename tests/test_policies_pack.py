@@ -146,8 +146,9 @@ def test_check_cli_exits_1_naming_a_seeded_resource(tmp_path: Path) -> None:
         shutil.copy(ROOT / name, tmp_path / name)
     for name in ("components", "policies"):
         (tmp_path / name).symlink_to(ROOT / name)
-    main = (ROOT / "__main__.py").read_text() + (
-        "\nimport pulumi_aws as aws\n"
+    # A program that adds its own resource next to Deplight's, through what run() returns.
+    main = (ROOT / "__main__.py").read_text().replace("\nrun()\n", "\nnetwork = run().network\n") + (
+        "\nimport pulumi\nimport pulumi_aws as aws\n"
         "aws.vpc.SecurityGroupIngressRule('web-prod-team-ssh', security_group_id="
         "network.task_security_group_id, ip_protocol='tcp', from_port=22, to_port=22, "
         "cidr_ipv4='0.0.0.0/0', opts=pulumi.ResourceOptions(parent=network))\n"

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .common import as_list, resource_policy, violation
+from .stack_keys import fix
 
 REPO_TYPES = ("aws:ecr/repository:Repository",)
 
@@ -18,11 +19,12 @@ def check_scan(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> li
     return []
 
 
-def check_immutable(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+def check_immutable(t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
     mutability = props.get("imageTagMutability") or "MUTABLE"
     if mutability != "IMMUTABLE":
         return [violation(mutability, "a release tag can be overwritten",
-                          "set imageTagMutability: IMMUTABLE so a rollback target never changes")]  # fmt: skip
+                          fix(t, "imageTagMutability", "true", "set imageTagMutability: "
+                              "IMMUTABLE")  + " so a rollback target never changes")]  # fmt: skip
     return []
 
 

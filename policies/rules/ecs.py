@@ -6,15 +6,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from .common import as_list, resource_policy, violation
+from .stack_keys import fix
 
 SERVICE_TYPES = ("aws:ecs/service:Service",)
 
 
-def check_public_ip(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+def check_public_ip(t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
     net = props.get("networkConfiguration") or {}
     if net.get("assignPublicIp") is True:
         return [violation(True, "tasks get public IP addresses",
-                          "run tasks in private subnets behind NAT with assignPublicIp false")]  # fmt: skip
+                          fix(t, "assignPublicIp", "single (or per_az)", "run tasks in private "
+                              "subnets behind NAT with assignPublicIp false"))]  # fmt: skip
     return []
 
 

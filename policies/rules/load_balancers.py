@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .common import as_list, resource_policy, violation
+from .stack_keys import fix
 
 LB_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 LISTENER_TYPES = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+HTTP_PORT = 80
 MODERN_TLS_PREFIXES = ("ELBSecurityPolicy-TLS13-", "ELBSecurityPolicy-FS-1-2-",
                        "ELBSecurityPolicy-TLS-1-2-")  # fmt: skip
 
@@ -31,18 +33,20 @@ def check_deletion_protection(
 ) -> list[str]:
     if props.get("enableDeletionProtection") is not True:
         return [violation(props.get("enableDeletionProtection"), "deletion protection is off",
-                          "set enableDeletionProtection: true")]  # fmt: skip
+                          fix(_t, "enableDeletionProtection", "true",
+                              "set enableDeletionProtection: true"))]  # fmt: skip
     return []
 
 
-def check_https(_t: str, props: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
+def check_https(t: str, props: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
     protocol = props.get("protocol")
     if protocol == "HTTPS":
         policy = str(props.get("sslPolicy") or "")
         allowed = tuple(cfg.get("allowedSslPolicyPrefixes", MODERN_TLS_PREFIXES))
         if not policy.startswith(allowed):
             return [violation(policy, "the HTTPS listener allows old TLS versions",
-                              "use ELBSecurityPolicy-TLS13-1-2-2021-06 or newer")]  # fmt: skip
+                              fix(t, "sslPolicy", "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                                  "use ELBSecurityPolicy-TLS13-1-2-2021-06 or newer"))]  # fmt: skip
         return []
     if protocol == "HTTP":
         actions = [a for a in as_list(props.get("defaultActions")) if isinstance(a, Mapping)]
@@ -50,10 +54,22 @@ def check_https(_t: str, props: Mapping[str, Any], cfg: Mapping[str, Any]) -> li
             a.get("type") == "redirect" and (a.get("redirect") or {}).get("protocol") == "HTTPS"
             for a in actions
         )
-        if not redirects:
-            return [violation([a.get("type") for a in actions],
-                              "a plain HTTP listener serves traffic instead of redirecting",
-                              "serve HTTPS with a certificate and make port 80 redirect to HTTPS")]  # fmt: skip
+        if redirects:
+            return []
+        port = props.get("port")
+        port = int(port) if isinstance(port, (int, float)) else port
+        certificate = fix(t, "certificateArn", "<an ACM certificate ARN>", "")
+        if port in (HTTP_PORT, None):
+            on = " on port 80" if port else ""
+            problem = f"a plain HTTP listener{on} serves traffic instead of redirecting"
+            remedy = (f"{certificate}: port 443 then serves HTTPS and port 80 redirects to it"
+                      if certificate else
+                      "serve HTTPS with a certificate and make port 80 redirect to HTTPS")  # fmt: skip
+        else:
+            problem = f"the listener on port {port} serves plain HTTP"
+            remedy = (f"{certificate}: the listener on port {port} then serves HTTPS"
+                      if certificate else f"serve HTTPS on port {port} with a certificate")  # fmt: skip
+        return [violation([a.get("type") for a in actions], problem, remedy)]
     return []
 
 

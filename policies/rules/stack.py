@@ -20,6 +20,7 @@ from pulumi_policy import (
 from .common import as_list, violation
 from .security_groups import TYPES as SG_TYPES
 from .security_groups import ingress_rules, open_to_internet
+from .stack_keys import fix
 
 SERVICE = "aws:ecs/service:Service"
 SCALING_TARGET = "aws:appautoscaling/target:Target"
@@ -58,8 +59,10 @@ def check_min_tasks(resources: Sequence[Res], cfg: Mapping[str, Any]) -> list[tu
         count = target.props.get("minCapacity") if target else svc.props.get("desiredCount")
         if count is None or int(count) < minimum:
             source = "autoscaling minimum" if target else "desiredCount"
-            out.append((svc, violation(count, f"{source} is below {minimum} tasks",
-                                       f"run at least {minimum} tasks (min_count)")))  # fmt: skip
+            prop = "minCapacity" if target else "desiredCount"
+            remedy = fix(target.type if target else svc.type, prop, f"{minimum} or more",
+                         f"run at least {minimum} tasks")  # fmt: skip
+            out.append((svc, violation(count, f"{source} is below {minimum} tasks", remedy)))
     return out
 
 
@@ -75,7 +78,8 @@ def check_multi_az(resources: Sequence[Res], cfg: Mapping[str, Any]) -> list[tup
             continue  # subnets from outside this stack: cannot tell, do not guess
         if len(azs) < minimum:
             out.append((svc, violation(sorted(azs), f"tasks span fewer than {minimum} AZs",
-                                       f"give the service subnets in at least {minimum} AZs")))  # fmt: skip
+                                       fix(svc.type, "subnets", f"{minimum} or more", "give the "
+                                           f"service subnets in at least {minimum} AZs"))))  # fmt: skip
     return out
 
 

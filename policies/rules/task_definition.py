@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .common import as_list, resource_policy, violation
+from .stack_keys import fix
 
 TASK_TYPES = ("aws:ecs/taskDefinition:TaskDefinition",)
 SHA_TAG = re.compile(r"^[0-9a-f]{7,40}$")
@@ -36,14 +37,15 @@ def image_problem(image: str) -> str | None:
     return "uses a floating tag" if tag != "latest" else "uses the latest tag"
 
 
-def check_pinned_images(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+def check_pinned_images(t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
     out = []
     for c in containers(props):
         image = str(c.get("image", ""))
         if (problem := image_problem(image)) is not None:
             out.append(violation(image, f"container {c.get('name')!r} image {problem}",
-                                 "tag images with the git commit SHA (7-40 hex) or pin by "
-                                 "@sha256 digest"))  # fmt: skip
+                                 fix(t, "image", "<git commit SHA or image@sha256 digest>",
+                                     "tag images with the git commit SHA (7-40 hex) or pin by "
+                                     "@sha256 digest", c)))  # fmt: skip
     return out
 
 
