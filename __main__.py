@@ -4,9 +4,11 @@ This file only composes: typed settings in, components in dependency order, outp
 """
 
 import pulumi
+import pulumi_aws as aws
 
 from components import outputs as keys
 from components.bluegreen import BlueGreenArgs, BlueGreenDeployment
+from components.data import DataAlarms, DataAlarmsArgs, DataTier, DataTierArgs, dashboard_widgets
 from components.ecs_service import EcsService, EcsServiceArgs
 from components.github_oidc import GithubOidc, GithubOidcArgs
 from components.network import Network, NetworkArgs
@@ -26,6 +28,8 @@ except SettingsError as exc:
     raise pulumi.RunError(str(exc)) from None
 
 prefix = settings.prefix
+# Looked up once: the network's subnets and the data tier's instances and nodes use the same AZs.
+azs = aws.get_availability_zones(state="available").names
 network = Network(
     prefix,
     NetworkArgs(
@@ -34,7 +38,23 @@ network = Network(
         container_port=settings.service.container_port,
         test_port=settings.ingress.test_port,
         test_cidrs=settings.ingress.test_cidrs,
+        availability_zones=azs,
     ),
+)
+data = (
+    DataTier(
+        prefix,
+        DataTierArgs(
+            prefix=prefix,
+            data=settings.data,
+            vpc_id=network.vpc_id,
+            private_subnet_ids=network.private_subnet_ids,
+            availability_zones=azs[: settings.network.az_count],
+            task_security_group_id=network.task_security_group_id,
+        ),
+    )
+    if settings.data.enabled
+    else None
 )
 logs = ServiceLogs(prefix, ServiceLogsArgs(prefix=prefix, observability=settings.observability))
 service = EcsService(
@@ -57,6 +77,9 @@ service = EcsService(
         rollback_alarm_names=rollback_alarm_names(prefix)
         if settings.deploy.strategy is Strategy.ECS_BLUEGREEN
         else (),
+        extra_environment=data.task_environment if data else None,
+        extra_secrets=data.task_secrets if data else None,
+        secrets_kms_key_arn=settings.data.kms_key_arn if data else None,
     ),
 )
 observability = Observability(
@@ -71,8 +94,19 @@ observability = Observability(
         cluster_name=service.cluster_name,
         service_name=service.service_name,
         audit_table_deletion_protection=settings.observability.audit_deletion_protection,
+        extra_widgets=dashboard_widgets(region=settings.region, prefix=prefix, data=settings.data),
     ),
 )
+if data is not None:
+    DataAlarms(
+        prefix,
+        DataAlarmsArgs(
+            prefix=prefix,
+            data=settings.data,
+            alert_topic_arn=observability.alert_topic_arn,
+            evaluation_periods=settings.observability.alarm_evaluation_periods,
+        ),
+    )
 serving_task_definition_arn = service.task_definition_arn
 if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
     # Under CODE_DEPLOY the service ignores task definition changes: this releases them.
@@ -102,13 +136,26 @@ if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
 github = GithubOidc(
     prefix,
     GithubOidcArgs(
-        prefix=prefix, stack=settings.stack, github=settings.github, region=settings.region
+        prefix=prefix, stack=settings.stack, github=settings.github, region=settings.region,
+        data=settings.data, migrations=bool(settings.deploy.migrate_command),
     ),
 )
 
 pulumi.export(keys.VPC_ID, network.vpc_id)
 pulumi.export(keys.PUBLIC_SUBNET_IDS, network.public_subnet_ids)
 pulumi.export(keys.PRIVATE_SUBNET_IDS, network.private_subnet_ids)
+pulumi.export(keys.TASK_SUBNET_IDS, network.service_subnet_ids)
+pulumi.export(keys.TASK_SECURITY_GROUP_ID, network.task_security_group_id)
+pulumi.export(keys.TASK_ASSIGN_PUBLIC_IP, network.tasks_need_public_ip)
+if data is not None:  # only the stores that exist
+    for key, value in ((keys.DB_CLUSTER_IDENTIFIER, data.db_cluster_identifier),
+                       (keys.DB_ENDPOINT, data.db_endpoint),
+                       (keys.DB_READER_ENDPOINT, data.db_reader_endpoint),
+                       (keys.DB_SECRET_ARN, data.db_secret_arn),
+                       (keys.CACHE_ENDPOINT, data.cache_endpoint),
+                       (keys.CACHE_SECRET_ARN, data.cache_secret_arn)):  # fmt: skip
+        if value is not None:
+            pulumi.export(key, value)
 pulumi.export(keys.IMAGE_TAG, settings.image_tag)
 pulumi.export(keys.SCHEMA_VERSION, settings.schema_version)
 pulumi.export(keys.DEPLOY_STRATEGY, settings.deploy.strategy.value)

@@ -11,6 +11,7 @@ only read (and take the state lock), for PR previews and the policy check.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import GithubSettings
+from components.data import deploy_statements as data_deploy_statements
+from components.settings import DataSettings, GithubSettings
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
@@ -522,6 +524,10 @@ class GithubOidcArgs:
     """Repository, allowed subjects, existing provider, session length, state bucket."""
     region: str
     """Region of the stack's resources."""
+    data: DataSettings | None = None
+    """The data tier: with a store on, the deploy role gets its permissions in a managed policy."""
+    migrations: bool = False
+    """``deploy.migrate_command`` is set: the deploy role may run the one-off migration task."""
 
 
 class GithubOidc(pulumi.ComponentResource):
@@ -591,6 +597,25 @@ class GithubOidc(pulumi.ComponentResource):
             opts=child,
         )
         self.deploy_role_arn = deploy.arn
+        # The data tier's share (components.data.deploy_statements, Sids Data*) is a managed
+        # policy of its own: the inline policy is near IAM's 10,240-character limit per role.
+        data_statements = data_deploy_statements(
+            prefix=args.prefix, region=args.region, account=account, partition=partition,
+            data=args.data or DataSettings(), migrations=args.migrations,
+        )  # fmt: skip
+        if data_statements:
+            data_policy = aws.iam.Policy(
+                f"{name}-github-deploy-data",
+                name=f"{args.prefix}-github-deploy-data",
+                description=f"GitHub Actions deploys of {args.stack}: the data tier and migrations",
+                policy=json.dumps({"Version": "2012-10-17", "Statement": data_statements}),
+                tags=tags,
+                opts=child,
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{name}-github-deploy-data", role=deploy.name, policy_arn=data_policy.arn,
+                opts=child,
+            )  # fmt: skip
         self.preview_role_arn = None
         if gh.preview_role:
             preview = aws.iam.Role(

@@ -52,6 +52,8 @@ class Registered:
     protect: bool = False
     retain_on_delete: bool = False
     depends_on: tuple[str, ...] = ()
+    additional_secret_outputs: tuple[str, ...] = ()
+    """Outputs the engine stores and returns as secrets (the mock monitor does not mark them)."""
 
 
 @dataclass
@@ -126,6 +128,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 depends_on=tuple(request.dependencies),
+                additional_secret_outputs=tuple(request.additionalSecretOutputs),
             )
         )
         return response
