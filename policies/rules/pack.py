@@ -6,6 +6,7 @@ from pulumi_policy import Policy
 
 from . import (
     codedeploy,
+    data,
     ecr,
     ecs,
     encryption,
@@ -30,4 +31,5 @@ ALL_POLICIES: list[Policy] = [
     *iam.POLICIES,
     *encryption.POLICIES,
     *stack.POLICIES,
+    *data.POLICIES,
 ]
