@@ -580,6 +580,10 @@ def deploy(
         raise BadInputError(
             f"--schema-version: expected a non-negative integer, found {opts.schema_version}"
         )
+    if opts.migrate_timeout_s <= 0:
+        raise BadInputError(
+            f"--migrate-timeout: expected a positive number of seconds, found {opts.migrate_timeout_s:g}"
+        )
 
     outputs = stack.outputs()
     audit = open_audit(aws, outputs, name)

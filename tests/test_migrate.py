@@ -323,7 +323,9 @@ def test_an_invalid_command_in_the_stack_config_is_bad_input(
     rig = MigrationRig(aws_endpoint, tmp_path, command=["python", ""])
     with pytest.raises(BadInputError, match=r"deplight:deploy\.migrate_command: expected a list"):
         rig.deploy(B, schema_version=13)
-    assert rig.fake.ops() == []
+    with pytest.raises(BadInputError, match=r"--migrate-timeout: expected a positive .* found -5"):
+        rig.deploy(B, schema_version=13, migrate_timeout_s=-5)
+    assert rig.fake.ops() == [] and rig.world.audit() == []
 
 
 # --- rollback across a migration -----------------------------------------------------------------
