@@ -44,8 +44,13 @@ def container_definitions(
     log_group: str,
     region: str,
     tracing_name: str,
+    extra_environment: Mapping[str, str] | None = None,
+    extra_secrets: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The task's container definitions (pure; snapshot-tested).
+
+    ``extra_environment`` and ``extra_secrets`` (variable -> ``valueFrom``) are what other
+    components hand the container, e.g. the data tier's endpoints and credentials.
 
     The container health check follows ``service.health_check``: ``curl`` against the health
     path (the image needs a shell and curl), a ``command`` the image provides, or none (``http``:
@@ -63,7 +68,8 @@ def container_definitions(
             },
         }
 
-    env = dict(settings.environment)
+    env = dict(settings.environment) | dict(extra_environment or {})
+    secrets = dict(settings.secrets) | dict(extra_secrets or {})
     if settings.xray:
         env |= {
             "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{XRAY_DAEMON_PORT}",
@@ -81,7 +87,7 @@ def container_definitions(
             },
         ],  # fmt: skip
         "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
-        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(settings.secrets.items())],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
         "logConfiguration": logging(settings.name),
         "readonlyRootFilesystem": False,
         "privileged": False,
@@ -123,10 +129,12 @@ def health_check_command(settings: ServiceSettings) -> list[str] | None:
 
 
 def execution_policy(
-    *, repository_arn: str, log_group_arn: str, secrets: Mapping[str, str]
+    *, repository_arn: str, log_group_arn: str, secrets: Mapping[str, str],
+    secrets_kms_key_arn: str | None = None,
 ) -> dict[str, Any]:
     """What ECS itself needs to start the task: pull this image, write this log group, read
-    the configured secrets. Nothing else."""
+    the configured secrets (a ``valueFrom`` that selects a JSON key is read through its secret's
+    ARN), decrypt them with their customer key if they have one. Nothing else."""
     statements: list[dict[str, Any]] = [
         {
             # GetAuthorizationToken has no resource-level permission: AWS only accepts "*".
@@ -153,7 +161,8 @@ def execution_policy(
         },
     ]
     ssm = sorted(v for v in secrets.values() if ":ssm:" in v)
-    sm = sorted(v for v in secrets.values() if ":secretsmanager:" in v)
+    # arn:aws:secretsmanager:<region>:<account>:secret:<name>[:<json-key>:<stage>:<version>]
+    sm = sorted({":".join(v.split(":")[:7]) for v in secrets.values() if ":secretsmanager:" in v})
     if ssm:
         statements.append(
             {
@@ -170,6 +179,16 @@ def execution_policy(
                 "Effect": "Allow",
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": sm,
+            }  # fmt: skip
+        )
+    if sm and secrets_kms_key_arn:
+        statements.append(
+            {
+                "Sid": "DecryptSecrets",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": secrets_kms_key_arn,
+                "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
             }  # fmt: skip
         )
     return {"Version": "2012-10-17", "Statement": statements}
@@ -325,6 +344,13 @@ class EcsServiceArgs:
     certificate_arn: pulumi.Input[str] | None = None
     """A certificate made for ``ingress.domain`` (:class:`~components.domain.DomainCertificate`);
     ``None`` uses ``ingress.certificate_arn``."""
+    extra_environment: pulumi.Input[Mapping[str, str]] | None = None
+    """More plain container environment (the data tier's endpoints)."""
+    extra_secrets: pulumi.Input[Mapping[str, str]] | None = None
+    """More container secrets, variable -> Secrets Manager ``valueFrom`` (the data tier's
+    credentials); the execution role may read exactly these secrets too."""
+    secrets_kms_key_arn: str | None = None
+    """Customer-managed key those secrets are encrypted with (execution role ``kms:Decrypt``)."""
 
 
 class EcsService(pulumi.ComponentResource):
@@ -446,11 +472,13 @@ class EcsService(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=execution_role.id,
-            policy=pulumi.Output.all(repo.arn, args.log_group_arn).apply(
+            policy=pulumi.Output.all(repo.arn, args.log_group_arn, args.extra_secrets).apply(
                 lambda v: json.dumps(
-                    execution_policy(repository_arn=v[0], log_group_arn=v[1], secrets=sv.secrets)
+                    execution_policy(repository_arn=v[0], log_group_arn=v[1],
+                                     secrets={**sv.secrets, **(v[2] or {})},
+                                     secrets_kms_key_arn=args.secrets_kms_key_arn)
                 )
-            ),
+            ),  # fmt: skip
             opts=child,
         )
         task_role = aws.iam.Role(
@@ -642,12 +670,15 @@ class EcsService(pulumi.ComponentResource):
                 ),
                 execution_role_arn=execution_role.arn,
                 task_role_arn=task_role.arn,
-                container_definitions=pulumi.Output.all(repo.repository_url, args.log_group_name)
-                .apply(
+                container_definitions=pulumi.Output.all(
+                    repo.repository_url, args.log_group_name, args.extra_environment,
+                    args.extra_secrets,
+                ).apply(
                     lambda v: json.dumps(
                         container_definitions(
                             settings=sv, image=f"{v[0]}:{image_tag}", log_group=v[1],
                             region=args.region, tracing_name=args.prefix,
+                            extra_environment=v[2], extra_secrets=v[3],
                         )
                     )
                 ),

@@ -137,6 +137,9 @@ UNSCOPED_ACTIONS = (
     "codedeploy:StopDeployment",
     "chatbot:DescribeSlackChannelConfigurations",
     "chatbot:ListTagsForResource",
+    "rds:DescribeDBEngineVersions",
+    "rds:DescribeOrderableDBInstanceOptions",
+    "elasticache:DescribeCacheEngineVersions",
 )
 
 

@@ -12,6 +12,7 @@ load balancer and target groups that the EcsService creates from that task defin
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,11 +88,13 @@ def dashboard_body(
     green_target_group_arn_suffix: str,
     cluster_name: str,
     service_name: str | None,
+    extra_widgets: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The CloudWatch dashboard as a dict (pure; snapshot-tested).
 
     Rows: requests and 5xx, latency p50/p95/p99, healthy hosts per target group, ECS CPU/memory,
-    running task count.
+    running task count; then ``extra_widgets`` (other components' rows, e.g. the data tier's),
+    which CloudWatch places below when they carry no position.
     """
     alb = ["LoadBalancer", alb_arn_suffix]
 
@@ -183,7 +186,7 @@ def dashboard_body(
             stat="Average",
         ),
     ]
-    return {"widgets": widgets}
+    return {"widgets": widgets + [dict(w) for w in extra_widgets]}
 
 
 def dashboard_url(region: str, name: str) -> str:
@@ -216,6 +219,8 @@ class ObservabilityArgs:
     """ECS service; ``None`` before the first release (bootstrap): no ECS alarms then."""
     audit_table_deletion_protection: bool = True
     """Refuse to delete the audit table (it is the second copy of the release log)."""
+    extra_widgets: Sequence[Mapping[str, Any]] = ()
+    """More dashboard widgets (the data tier's), appended after the service's rows."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -464,7 +469,7 @@ class Observability(pulumi.ComponentResource):
                     dashboard_body(
                         region=args.region, alb_arn_suffix=v[0],
                         blue_target_group_arn_suffix=v[1], green_target_group_arn_suffix=v[2],
-                        cluster_name=v[3], service_name=v[4],
+                        cluster_name=v[3], service_name=v[4], extra_widgets=args.extra_widgets,
                     )
                 )
             ),

@@ -33,6 +33,21 @@ TASK_DEFINITION_ARN = "task_definition_arn"
 TASK_DEFINITION_FAMILY = "task_definition_family"
 SERVING_TASK_DEFINITION_ARN = "serving_task_definition_arn"
 
+# The one-off migration task runs where the service's tasks run
+TASK_SUBNET_IDS = "task_subnet_ids"
+TASK_SECURITY_GROUP_ID = "task_security_group_id"
+TASK_ASSIGN_PUBLIC_IP = "task_assign_public_ip"
+
+# DataTier (only when a store is enabled)
+DB_CLUSTER_IDENTIFIER = "db_cluster_identifier"
+"""The Aurora cluster: ``deplight deploy`` snapshots it before a migration in production, and a
+rollback across a migration looks its pre-migration snapshot up."""
+DB_ENDPOINT = "db_endpoint"
+DB_READER_ENDPOINT = "db_reader_endpoint"
+DB_SECRET_ARN = "db_secret_arn"
+CACHE_ENDPOINT = "cache_endpoint"
+CACHE_SECRET_ARN = "cache_secret_arn"
+
 # Observability
 LOG_GROUP_NAME = "log_group_name"
 DASHBOARD_URL = "dashboard_url"

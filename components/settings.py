@@ -270,6 +270,9 @@ class DeploySettings:
     """``ecs_bluegreen``: minutes both revisions run after the shift before blue is removed (0-1440)."""
     timeout_minutes: int = 60
     """How long the release resource waits for a deployment before failing the update."""
+    migrate_command: tuple[str, ...] = ()
+    """Command (argv list) ``deplight deploy`` runs once as a one-off task with the new image when
+    ``--schema-version`` rises, e.g. ``["python", "manage.py", "migrate"]``. Empty: none."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -424,6 +427,104 @@ class ReleaseApiSettings:
     """Burst of ``POST /rollbacks``."""
 
 
+class CacheEngine(enum.StrEnum):
+    """The ElastiCache engine of the data tier's cache."""
+
+    VALKEY = "valkey"
+    """Valkey (the open-source Redis fork AWS maintains): the default, and cheaper per node."""
+    REDIS = "redis"
+    """Redis OSS, for clients or features that need it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresSettings:
+    """Aurora PostgreSQL Serverless v2, in the private subnets, reachable only from the tasks."""
+
+    enabled: bool = False
+    """Create the database cluster."""
+    engine_version: str = "16.6"
+    """Aurora PostgreSQL version (``major.minor``)."""
+    database_name: str = "app"
+    """Database created with the cluster."""
+    master_username: str = "app_admin"
+    """Master user; its password is generated and rotated by RDS in Secrets Manager."""
+    min_capacity: float = 0.5
+    """Serverless v2 minimum ACUs (0-256 in steps of 0.5); 0 pauses an idle cluster."""
+    max_capacity: float = 8.0
+    """Serverless v2 maximum ACUs (1-256 in steps of 0.5)."""
+    seconds_until_auto_pause: int = 300
+    """With ``min_capacity`` 0: idle seconds before the cluster pauses (300-86400)."""
+    instances: int = 2
+    """Writer plus readers (1-16); instance i runs in AZ i mod az_count."""
+    backup_retention_days: int = 14
+    """Automated backup retention (1-35 days)."""
+    deletion_protection: bool = True
+    """Refuse to delete the cluster."""
+    final_snapshot: bool = True
+    """Take a final snapshot when the cluster is deleted."""
+    performance_insights_retention_days: int = 7
+    """Performance Insights retention: 7, a multiple of 31 up to 713, or 731 days."""
+    log_exports: tuple[str, ...] = ("postgresql",)
+    """Logs exported to CloudWatch Logs (``postgresql``, ``iam-db-auth-error``)."""
+    alarm_cpu_percent: int = 80
+    """Cluster CPU utilisation that pages."""
+    alarm_connections: int = 500
+    """Database connections that page."""
+    alarm_freeable_memory_mb: int = 256
+    """Freeable memory (MiB) below which the cluster pages."""
+    alarm_replica_lag_ms: int = 1000
+    """Aurora replica lag (ms) that pages (only with readers)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheSettings:
+    """ElastiCache (Valkey or Redis OSS) replication group, encrypted, with an AUTH token."""
+
+    enabled: bool = False
+    """Create the cache."""
+    engine: CacheEngine = CacheEngine.VALKEY
+    """Valkey or Redis OSS."""
+    engine_version: str = "8.0"
+    """Engine version (``major.minor``)."""
+    node_type: str = "cache.t4g.small"
+    """Node type of every node."""
+    nodes: int = 2
+    """Primary plus replicas (1-6); 2 or more gives automatic failover across AZs."""
+    snapshot_retention_days: int = 7
+    """Daily snapshots kept (0-35; 0 takes none)."""
+    alarm_cpu_percent: int = 80
+    """Engine CPU utilisation of the busiest node that pages."""
+    alarm_memory_percent: int = 80
+    """Memory used by the data set (% of the node's maximum) that pages."""
+    alarm_evictions: int = 100
+    """Evicted keys per minute that page."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataSettings:
+    """The optional data tier: a PostgreSQL database and a cache per environment."""
+
+    kms_key_arn: str | None = None
+    """Customer-managed KMS key for storage, Performance Insights and the secrets (optional;
+    AWS-managed keys otherwise)."""
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+
+    @property
+    def enabled(self) -> bool:
+        """Either store is on."""
+        return self.postgres.enabled or self.cache.enabled
+
+
+DATA_ENVIRONMENT = (
+    "DATABASE_HOST", "DATABASE_READER_HOST", "DATABASE_PORT", "DATABASE_NAME", "CACHE_HOST",
+    "CACHE_READER_HOST", "CACHE_PORT", "CACHE_TLS",
+)  # fmt: skip
+"""Plain environment variables the data tier gives the container (endpoints, never credentials)."""
+DATA_SECRETS = ("DATABASE_USER", "DATABASE_PASSWORD", "CACHE_AUTH_TOKEN")
+"""Variables the data tier gives the container as ECS ``secrets`` (Secrets Manager ``valueFrom``)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything one stack needs, validated."""
@@ -450,6 +551,7 @@ class Settings:
     github: GithubSettings
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     release_api: ReleaseApiSettings = field(default_factory=ReleaseApiSettings)
+    data: DataSettings = field(default_factory=DataSettings)
     warnings: tuple[str, ...] = ()
     """Valid but suspicious configuration (settings the chosen strategy ignores); the program
     logs each one as a Pulumi warning, so ``deplight plan`` and ``pulumi preview`` show them."""
@@ -515,8 +617,56 @@ TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
 
 TOP_LEVEL_KEYS = (
     "tier", "image_tag", "schema_version", "release", "service", "network", "deploy", "ingress",
-    "observability", "github", "notifications", "release_api", WEBHOOK_URL_KEY,
+    "observability", "github", "notifications", "release_api", "data", WEBHOOK_URL_KEY,
 )  # fmt: skip
+
+# Per-tier defaults of the data tier's two stores (a stack file turns a store on with
+# ``enabled: true`` and overrides single values).
+DATA_TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
+    Tier.DEVELOPMENT: {
+        # One small instance that pauses when idle, nothing kept after deletion.
+        "postgres": {
+            "min_capacity": 0.0, "max_capacity": 2.0, "instances": 1, "backup_retention_days": 1,
+            "deletion_protection": False, "final_snapshot": False,
+        },
+        "cache": {"node_type": "cache.t4g.micro", "nodes": 1, "snapshot_retention_days": 0},
+    },
+    Tier.PRODUCTION: {
+        # A writer and a reader in different AZs; 14 days of backups; a final snapshot.
+        "postgres": {
+            "min_capacity": 0.5, "max_capacity": 8.0, "instances": 2, "backup_retention_days": 14,
+            "deletion_protection": True, "final_snapshot": True,
+        },
+        "cache": {"node_type": "cache.t4g.small", "nodes": 2, "snapshot_retention_days": 7},
+    },
+}  # fmt: skip
+
+PG_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+PG_VERSION_RE = re.compile(r"^(1[3-9])\.(\d{1,2})$")
+CACHE_VERSION_RE = re.compile(r"^\d{1,2}\.\d{1,2}$")
+CACHE_NODE_RE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+PG_LOG_EXPORTS = ("postgresql", "iam-db-auth-error")
+PG_RESERVED_USERS = ("rdsadmin", "rdsrepladmin")
+"""User names RDS keeps for itself; PostgreSQL also reserves the ``pg_`` prefix, RDS ``rds_``."""
+# Aurora PostgreSQL versions from which Serverless v2 can scale to 0 ACUs (auto-pause).
+PG_AUTO_PAUSE_SINCE = {13: 15, 14: 12, 15: 7, 16: 3}
+
+
+def migrate_command_problem(value: Any) -> str | None:
+    """What is wrong with a ``deploy.migrate_command`` value, or ``None``. Shared with the release
+    commands, which read it from the stack config."""
+    if not isinstance(value, list) or not value:
+        return "a non-empty list of arguments such as [python, manage.py, migrate]"
+    if len(value) > 64 or not all(isinstance(a, str) and a and "\x00" not in a for a in value):
+        return "a list of 1-64 non-empty strings (the command's argv)"
+    return None
+
+
+def _pi_retention(value: int) -> str | None:
+    if value in (7, 731) or (value % 31 == 0 and 31 <= value <= 713):
+        return None
+    return "Performance Insights retention: 7, a multiple of 31 up to 713, or 731 days"
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -1078,6 +1228,15 @@ def parse_settings(
     ra = _release_api(errors, raw.get("release_api"), tier)
     if region is not None and (problem := _region_problem(region)):
         errors.append(problem)
+    present, command = dp._get("migrate_command")
+    if present and command not in (None, []):
+        if (problem := migrate_command_problem(command)) is not None:
+            dp.error("migrate_command", problem, command)
+        else:
+            dp.values["migrate_command"] = tuple(command)
+
+    data = _parse_data(errors, raw.get("data"), DATA_TIER_DEFAULTS[tier],
+                       az_count=nw.values.get("az_count"), service=sv.values)  # fmt: skip
 
     if errors:
         raise SettingsError(errors)
@@ -1099,8 +1258,83 @@ def parse_settings(
         github=GithubSettings(**gh.values),  # repository and oidc_provider checked above
         notifications=NotificationSettings(**nt.values),
         release_api=ReleaseApiSettings(**ra.values),
+        data=data,
     )
     return dataclasses.replace(settings, warnings=tuple(ignored_settings(raw, settings)))
+
+
+def _parse_data(errors: list[str], raw: Any, defaults: Mapping[str, Mapping[str, Any]], *,
+                az_count: int | None, service: Mapping[str, Any]) -> DataSettings:  # fmt: skip
+    """``deplight:data``: its two stores, each off unless ``enabled``, tier defaults underneath."""
+    top = _Reader(errors, "data", raw, {}, DataSettings)
+    top.str_("kms_key_arn", KMS_KEY_ARN_RE, "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+             optional=True)  # fmt: skip
+
+    pg = _Reader(errors, "data.postgres", top.raw.get("postgres"), defaults["postgres"],
+                 PostgresSettings)  # fmt: skip
+    pg.bool_("enabled")
+    pg.str_("engine_version", PG_VERSION_RE, "an Aurora PostgreSQL version such as 16.6 (13-19)")
+    pg.str_("database_name", PG_NAME_RE, "a database name: a letter, then letters, digits, _")
+    pg.str_("master_username", PG_NAME_RE, "a user name: a letter, then letters, digits, _")
+    user = str(pg.values.get("master_username", "")).lower()
+    if user in PG_RESERVED_USERS or user.startswith(("pg_", "rds_")):
+        pg.error("master_username", "a name RDS and PostgreSQL do not reserve (not "
+                 + ", ".join(PG_RESERVED_USERS) + ", pg_*, rds_*)", pg.values.pop("master_username"))  # fmt: skip
+    for name, lo in (("min_capacity", 0.0), ("max_capacity", 1.0)):
+        pg.float_(name, lo, 256.0)
+        if name in pg.values and (pg.values[name] * 2) % 1:
+            pg.error(name, "a capacity in steps of 0.5 ACU", pg.values.pop(name))
+    pg.int_("seconds_until_auto_pause", lo=300, hi=86400)
+    pg.int_("instances", lo=1, hi=16)
+    pg.int_("backup_retention_days", lo=1, hi=35)
+    pg.bool_("deletion_protection")
+    pg.bool_("final_snapshot")
+    pg.int_("performance_insights_retention_days", check=_pi_retention)
+    pg.str_list("log_exports", lambda x: None if x in PG_LOG_EXPORTS else
+                "log types of Aurora PostgreSQL (" + ", ".join(PG_LOG_EXPORTS) + ")")  # fmt: skip
+    pg.int_("alarm_cpu_percent", lo=1, hi=100)
+    pg.int_("alarm_connections", lo=1, hi=100_000)
+    pg.int_("alarm_freeable_memory_mb", lo=1, hi=1_000_000)
+    pg.int_("alarm_replica_lag_ms", lo=1, hi=3_600_000)
+    lo_acu, hi_acu = pg.values.get("min_capacity"), pg.values.get("max_capacity")
+    if lo_acu is not None and hi_acu is not None and lo_acu > hi_acu:
+        pg.error("min_capacity", f"at most max_capacity ({hi_acu:g})", lo_acu)
+    version = PG_VERSION_RE.fullmatch(str(pg.values.get("engine_version", "")))
+    if lo_acu == 0 and version:
+        major, minor = int(version[1]), int(version[2])
+        since = PG_AUTO_PAUSE_SINCE.get(major, 0)
+        if minor < since:
+            pg.error("min_capacity", f"at least 0.5 with engine_version {version[0]} (scaling to "
+                     f"0 ACUs needs {major}.{since} or later)", lo_acu)  # fmt: skip
+
+    cache = _Reader(errors, "data.cache", top.raw.get("cache"), defaults["cache"], CacheSettings)
+    cache.bool_("enabled")
+    cache.enum_("engine", CacheEngine)
+    cache.str_("engine_version", CACHE_VERSION_RE, "an engine version such as 8.0 or 7.1")
+    cache.str_("node_type", CACHE_NODE_RE, "an ElastiCache node type such as cache.t4g.small")
+    cache.int_("nodes", lo=1, hi=6)
+    cache.int_("snapshot_retention_days", lo=0, hi=35)
+    cache.int_("alarm_cpu_percent", lo=1, hi=100)
+    cache.int_("alarm_memory_percent", lo=1, hi=100)
+    cache.int_("alarm_evictions", lo=1, hi=10_000_000)
+
+    on = [k for r, k in ((pg, "data.postgres"), (cache, "data.cache")) if r.values.get("enabled")]
+    if on and az_count is not None and az_count < 2:
+        errors.append(
+            f"{NAMESPACE}:network.az_count: expected at least 2 with {' and '.join(on)} enabled "
+            f"(database and cache subnet groups span two AZs for failover), found {az_count}"
+        )
+    taken = set(service.get("environment", {})) | set(service.get("secrets", {}))
+    if on and (clash := sorted(taken & set(DATA_ENVIRONMENT + DATA_SECRETS))):
+        errors.append(
+            f"{NAMESPACE}:service.environment: expected no variable the data tier sets "
+            f"({', '.join(DATA_ENVIRONMENT + DATA_SECRETS)}), found {clash}"
+        )
+    return DataSettings(
+        kms_key_arn=top.values.get("kms_key_arn"),
+        postgres=PostgresSettings(**pg.values),
+        cache=CacheSettings(**cache.values),
+    )
 
 
 def _release_api(errors: list[str], raw: Any, tier: Tier) -> _Reader:

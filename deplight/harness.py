@@ -55,6 +55,8 @@ class Registered:
     depends_on: tuple[str, ...] = ()
     alias_types: tuple[str, ...] = ()
     """Former type tokens the resource answers to (``aliases=[Alias(type_=...)]``)."""
+    additional_secret_outputs: tuple[str, ...] = ()
+    """Outputs the engine stores and returns as secrets (the mock monitor does not mark them)."""
 
 
 @dataclass
@@ -131,6 +133,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 depends_on=tuple(request.dependencies),
                 alias_types=tuple(a.spec.type for a in request.aliases
                                   if a.WhichOneof("alias") == "spec" and a.spec.type),
+                additional_secret_outputs=tuple(request.additionalSecretOutputs),
             )  # fmt: skip
         )
         return response

@@ -323,6 +323,63 @@ class RealisticMocks(pulumi.runtime.Mocks):
             # A permission has no ARN of its own: a statement in the function's resource policy.
             rid = str(inputs.get("statementId") or self._gen(f"{name}-{short}", f"id of {name}"))
             arn = f"arn:aws:lambda:{region}:{acct}:function:{inputs.get('function')}#policy/{rid}"
+        elif typ == "aws:rds/cluster:Cluster":
+            rid = inputs.get("clusterIdentifier", phys)
+            arn = f"arn:aws:rds:{region}:{acct}:cluster:{rid}"
+            host = f"{_hex(seed, 12)}.{region}.rds.amazonaws.com"
+            gen("endpoint", f"{rid}.cluster-{host}")
+            gen("readerEndpoint", f"{rid}.cluster-ro-{host}")
+            gen("clusterResourceId", f"cluster-{_hex(seed + 'r', 26).upper()}")
+            state["clusterIdentifier"] = rid
+            state["hostedZoneId"] = "Z2R2ITUGPM61AM"
+            state.setdefault("port", 5432)
+            if inputs.get("manageMasterUserPassword"):
+                # RDS names the secret it manages rds!cluster-<uuid>, plus Secrets Manager's suffix.
+                uuid = f"{_hex(seed, 8)}-{_hex(seed, 4)}-{_hex(seed + '1', 4)}-{_hex(seed + '2', 4)}-{_hex(seed + '3', 12)}"
+                secret = f"arn:aws:secretsmanager:{region}:{acct}:secret:rds!cluster-{uuid}-{_hex(seed, 6)}"
+                state["masterUserSecrets"] = [{
+                    "secretArn": self._gen(secret, f"master user secret of {name}"),
+                    "kmsKeyId": inputs.get("masterUserSecretKmsKeyId")
+                    or f"arn:aws:kms:{region}:{acct}:key/{_hex(seed + 'k', 8)}-aws-managed",
+                    "secretStatus": "active",
+                }]  # fmt: skip
+        elif typ == "aws:rds/clusterInstance:ClusterInstance":
+            rid = inputs.get("identifier", phys)
+            arn = f"arn:aws:rds:{region}:{acct}:db:{rid}"
+            gen("endpoint", f"{rid}.{_hex(seed, 12)}.{region}.rds.amazonaws.com")
+            gen("dbiResourceId", f"db-{_hex(seed + 'r', 26).upper()}")
+            state.setdefault("port", 5432)
+        elif typ == "aws:rds/subnetGroup:SubnetGroup":
+            rid = phys
+            arn = f"arn:aws:rds:{region}:{acct}:subgrp:{phys}"
+        elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+            rid = inputs.get("replicationGroupId", phys)
+            arn = f"arn:aws:elasticache:{region}:{acct}:replicationgroup:{rid}"
+            host = f"{rid}.{_hex(seed, 6)}.use1.cache.amazonaws.com"
+            gen("primaryEndpointAddress", f"master.{host}")
+            gen("readerEndpointAddress", f"replica.{host}")
+            nodes = int(inputs.get("numCacheClusters") or 1)
+            state["memberClusters"] = [f"{rid}-{i + 1:03d}" for i in range(nodes)]
+        elif typ == "aws:elasticache/subnetGroup:SubnetGroup":
+            rid = phys
+            arn = f"arn:aws:elasticache:{region}:{acct}:subnetgroup:{phys}"
+        elif typ == "aws:secretsmanager/secret:Secret":
+            # Secrets Manager appends a dash and six random characters to the name.
+            secret_name = inputs.get("name") or f"{inputs.get('namePrefix', phys)}{_hex(seed, 26)}"
+            state["name"] = self._gen(secret_name, f"name of {name}")
+            arn = f"arn:aws:secretsmanager:{region}:{acct}:secret:{secret_name}-{_hex(seed, 6)}"
+            rid = arn
+        elif typ == "aws:secretsmanager/secretVersion:SecretVersion":
+            version = f"{_hex(seed, 8)}-{_hex(seed, 4)}-{_hex(seed + 'v', 4)}-{_hex(seed + 'w', 12)}"
+            gen("versionId", version)
+            state["versionStages"] = ["AWSCURRENT"]
+            rid = f"{inputs.get('secretId', 'secret')}|{version}"
+            arn = str(inputs.get("secretId", ""))
+        elif typ == "pulumi-python:dynamic/data:AuthToken":
+            # What components.auth_token draws on create; a fixed placeholder here (never a
+            # real credential), kept secret by the resource's additional_secret_outputs.
+            rid = self._gen(_hex(seed, 16), f"id of {name}")
+            state["result"] = self._gen(f"mock-token-{_hex(seed, 32)}", f"token of {name}")
         elif typ.startswith("pulumi-python:dynamic"):
             # The release resource: CodeDeploy answers with a deployment id and the revision
             # that now serves traffic.

@@ -71,6 +71,19 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     ROLE_POLICY: ("role",),
     ROLE_POLICY_ATTACHMENT: ("role", "policyArn"),
     "aws:dynamodb/table:Table": ("name", "billingMode", "hashKey", "rangeKey"),
+    "aws:rds/cluster:Cluster": (
+        "clusterIdentifier", "engineVersion", "storageEncrypted", "deletionProtection",
+        "backupRetentionPeriod", "serverlessv2ScalingConfiguration",
+    ),
+    "aws:rds/clusterInstance:ClusterInstance": (
+        "identifier", "instanceClass", "availabilityZone", "publiclyAccessible",
+    ),
+    "aws:elasticache/replicationGroup:ReplicationGroup": (
+        "replicationGroupId", "engine", "nodeType", "numCacheClusters", "automaticFailoverEnabled",
+        "transitEncryptionEnabled",
+    ),
+    "aws:secretsmanager/secretVersion:SecretVersion": ("secretId",),
+    "pulumi-python:dynamic/data:AuthToken": ("length", "rotation"),
     # the CodeDeploy release resource
     "pulumi-python:dynamic/deplight:Release": (
         "task_definition_arn", "application_name", "deployment_group_name", "all_at_once",

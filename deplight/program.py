@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 
 from components import outputs as keys
 from components.bluegreen import BlueGreenArgs, BlueGreenDeployment
+from components.data import DataAlarms, DataAlarmsArgs, DataTier, DataTierArgs, dashboard_widgets
+from components.data import grants as data_grants
 from components.domain import (
     DomainAlias,
     DomainAliasArgs,
@@ -60,6 +63,8 @@ class Deployment:
     """Only with ``release_api.enabled``."""
     notifications: Notifications | None = None
     """Only when ``notifications`` names a Slack channel."""
+    data: DataTier | None = None
+    """Only with ``data.postgres.enabled`` or ``data.cache.enabled``."""
 
 
 def run() -> Deployment:
@@ -84,6 +89,8 @@ def run() -> Deployment:
         grants.append(RELEASE_API_GRANTS)
     if settings.ingress.domain and settings.ingress.hosted_zone_id:
         grants.append(domain_grants(settings.ingress.hosted_zone_id))
+    if settings.data.enabled or settings.deploy.migrate_command:
+        grants.append(data_grants(settings.data, migrations=bool(settings.deploy.migrate_command)))
     # Every role the services assume carries this boundary; CI may create roles only with it.
     boundary = PermissionsBoundary(
         prefix,
@@ -94,6 +101,8 @@ def run() -> Deployment:
             grants=grants,
         ),
     )
+    # Looked up once: the network's subnets and the data tier's instances use the same AZs.
+    azs = aws.get_availability_zones(state="available").names
     network = Network(
         prefix,
         NetworkArgs(
@@ -103,7 +112,23 @@ def run() -> Deployment:
             test_port=settings.ingress.test_port,
             test_cidrs=settings.ingress.test_cidrs,
             permissions_boundary=boundary.arn,
+            availability_zones=azs,
         ),
+    )
+    data = (
+        DataTier(
+            prefix,
+            DataTierArgs(
+                prefix=prefix,
+                data=settings.data,
+                vpc_id=network.vpc_id,
+                private_subnet_ids=network.private_subnet_ids,
+                availability_zones=azs[: settings.network.az_count],
+                task_security_group_id=network.task_security_group_id,
+            ),
+        )
+        if settings.data.enabled
+        else None
     )
     logs = ServiceLogs(prefix, ServiceLogsArgs(prefix=prefix, observability=settings.observability))
     ig = settings.ingress
@@ -137,6 +162,9 @@ def run() -> Deployment:
             # Development stacks are destroyed and recreated; production keeps its release images.
             ecr_force_delete=settings.tier is Tier.DEVELOPMENT,
             certificate_arn=certificate.certificate_arn if certificate else None,
+            extra_environment=data.task_environment if data else None,
+            extra_secrets=data.task_secrets if data else None,
+            secrets_kms_key_arn=settings.data.kms_key_arn if data else None,
         ),
     )
     service_url: pulumi.Input[str] = service.service_url
@@ -158,8 +186,20 @@ def run() -> Deployment:
             cluster_name=service.cluster_name,
             service_name=service.service_name,
             audit_table_deletion_protection=settings.observability.audit_deletion_protection,
+            extra_widgets=dashboard_widgets(region=settings.region, prefix=prefix,
+                                            data=settings.data),
         ),
     )
+    if data is not None:
+        DataAlarms(
+            prefix,
+            DataAlarmsArgs(
+                prefix=prefix,
+                data=settings.data,
+                alert_topic_arn=observability.alert_topic_arn,
+                evaluation_periods=settings.observability.alarm_evaluation_periods,
+            ),
+        )
     serving_task_definition_arn = service.task_definition_arn
     bluegreen = None
     if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
@@ -239,6 +279,18 @@ def run() -> Deployment:
         )
         pulumi.export(keys.CHATBOT_CONFIGURATION_ARN, chat.channel_configuration_arn)
 
+    pulumi.export(keys.TASK_SUBNET_IDS, network.service_subnet_ids)
+    pulumi.export(keys.TASK_SECURITY_GROUP_ID, network.task_security_group_id)
+    pulumi.export(keys.TASK_ASSIGN_PUBLIC_IP, network.tasks_need_public_ip)
+    if data is not None:  # only the stores that exist
+        for key, value in ((keys.DB_CLUSTER_IDENTIFIER, data.db_cluster_identifier),
+                           (keys.DB_ENDPOINT, data.db_endpoint),
+                           (keys.DB_READER_ENDPOINT, data.db_reader_endpoint),
+                           (keys.DB_SECRET_ARN, data.db_secret_arn),
+                           (keys.CACHE_ENDPOINT, data.cache_endpoint),
+                           (keys.CACHE_SECRET_ARN, data.cache_secret_arn)):  # fmt: skip
+            if value is not None:
+                pulumi.export(key, value)
     pulumi.export(keys.VPC_ID, network.vpc_id)
     pulumi.export(keys.PUBLIC_SUBNET_IDS, network.public_subnet_ids)
     pulumi.export(keys.PRIVATE_SUBNET_IDS, network.private_subnet_ids)
@@ -272,4 +324,4 @@ def run() -> Deployment:
     pulumi.export(keys.PREVIEW_ROLE_ARN, github.preview_role_arn)
     return Deployment(settings=settings, network=network, logs=logs, service=service,
                       observability=observability, github=github, bluegreen=bluegreen,
-                      release_api=release_api, notifications=chat)  # fmt: skip
+                      release_api=release_api, notifications=chat, data=data)  # fmt: skip

@@ -78,6 +78,10 @@ class Audit(Protocol):
 
     def records(self) -> list[dict[str, Any]]: ...
 
+    def note(self, handle: Handle, extra: Mapping[str, Any]) -> None:
+        """Adds attributes to an existing record, whatever its state (notification warnings)."""
+        ...
+
 
 def _clean(record: Mapping[str, Any]) -> dict[str, Any]:
     """DynamoDB has no empty attribute values worth storing; floats go in as numbers."""
@@ -166,6 +170,24 @@ class DynamoAudit:
                 f"audit table {self.table}: record {handle.sk} is missing or already has an outcome"
             ) from exc
 
+    def note(self, handle: Handle, extra: Mapping[str, Any]) -> None:
+        values = _clean(extra)
+        if not values:
+            return
+        names = {f"#n{i}": k for i, k in enumerate(values)}
+        attrs = {f":n{i}": _SER.serialize(v) for i, v in enumerate(values.values())}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(handle),
+                UpdateExpression="SET " + ", ".join(f"#n{i} = :n{i}" for i in range(len(values))),
+                ConditionExpression="attribute_exists(#sk)",
+                ExpressionAttributeNames={**names, "#sk": AUDIT_RANGE_KEY},
+                ExpressionAttributeValues=attrs,
+            )
+        except ClientError as exc:
+            raise AuditError(f"audit table {self.table}: cannot annotate record: {exc}") from exc
+
     def _items(self) -> Iterator[dict[str, Any]]:
         pages = self.client.get_paginator("query").paginate(
             TableName=self.table,
@@ -201,6 +223,9 @@ class NoAudit:
 
     def records(self) -> list[dict[str, Any]]:
         return []
+
+    def note(self, handle: Handle, extra: Mapping[str, Any]) -> None:
+        pass
 
 
 def unfinished(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

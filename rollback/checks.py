@@ -104,6 +104,18 @@ def check_image(found: tuple[bool, str] | None, tag: str | None) -> Check:
     return Check("image-in-ecr", found[0], found[1])
 
 
+def schema_raises(log: ReleaseLog, target: Update, current_schema: int | None,
+                  ) -> list[tuple[int, str]]:  # fmt: skip
+    """``(schema_version, where)`` of every release attempt after ``target`` (and the current
+    config) that needs a newer schema than the target: the migrations a rollback would cross."""
+    wanted = target.schema_version
+    later = [(u.schema_version, f"{u.kind.value} {u.tag} at {iso(u.started)}")
+             for u in log.releases_after(target) if u.schema_version is not None]  # fmt: skip
+    if current_schema is not None:
+        later.append((current_schema, "the current stack config"))
+    return [(v, where) for v, where in later if wanted is None or v > wanted]
+
+
 def check_schema(log: ReleaseLog, target: Update | None, current_schema: int | None,
                  allow_downgrade: bool) -> Check:  # fmt: skip
     """No release attempt after the target (nor the current config) needs a newer schema than the
@@ -111,11 +123,7 @@ def check_schema(log: ReleaseLog, target: Update | None, current_schema: int | N
     if target is None:
         return Check("schema-version", False, "no target")
     wanted = target.schema_version
-    later = [(u.schema_version, f"{u.kind.value} {u.tag} at {iso(u.started)}")
-             for u in log.releases_after(target) if u.schema_version is not None]  # fmt: skip
-    if current_schema is not None:
-        later.append((current_schema, "the current stack config"))
-    raised = [(v, where) for v, where in later if wanted is None or v > wanted]
+    raised = schema_raises(log, target, current_schema)
     if not raised:
         return Check(
             "schema-version", True,

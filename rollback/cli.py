@@ -31,6 +31,12 @@ examples:
 The first release of a new stack: `pulumi up` once without image_tag (creates the ECR repository
 and everything but the service), push the image, then deploy. --skip-image-check is for a stack
 whose repository output does not exist yet; verification still checks what the service runs.
+
+Migrations: when --schema-version rises above the stack's schema_version and the stack config has
+deplight:deploy.migrate_command, the command runs first, once, as a one-off ECS task with the new
+image in the service's subnets and security group (production: after a snapshot of the Aurora
+cluster named after the release). Its logs stream here; only exit code 0 releases. Otherwise the
+deploy fails with the exit code and the last log lines, and the config is not changed.
 """
 
 EPILOG_ROLLBACK = f"""\
@@ -44,7 +50,9 @@ Checks (all run before anything changes; a refusal lists every failing one): the
 succeeded before in this stack; it is not the current image_tag; its image is still in ECR; no
 release since the target raised schema_version; stacks whose deplight:tier is production need
 --confirm {CONFIRM_PROD} or --yes; no other update holds the stack's lock, unless that update is
-releasing a deployment the fast path stops (and is not itself a rollback; never with --auto).
+releasing a deployment the fast path stops (and is not itself a rollback; never with --auto). With
+--allow-schema-downgrade across a migration, a production stack's pre-migration snapshot must
+exist; the check prints how to restore it (it is never restored automatically).
 
 Fast path: when the stack's CodeDeploy group has a deployment in progress or in its blue
 termination wait (strategy ecs_bluegreen: an ECS service deployment shifting or baking), it is
@@ -143,6 +151,7 @@ def _deploy(args: argparse.Namespace) -> int:
         image_tag=args.image_tag, schema_version=args.schema_version,
         skip_image_check=args.skip_image_check, reason=args.reason,
         cancel_stale=args.cancel_stale, verify_timeout_s=args.verify_timeout,
+        migrate_timeout_s=args.migrate_timeout,
     )  # fmt: skip
     return _run(args, lambda stack, aws: deploy(stack, aws, opts))
 
@@ -215,6 +224,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="DB migration level this release needs (default: keep the current)")  # fmt: skip
     dep.add_argument("--skip-image-check", action="store_true",
                      help="do not look the image up in ECR (bootstrap release; see below)")  # fmt: skip
+    dep.add_argument("--migrate-timeout", type=float, default=1800.0, metavar="SECONDS",
+                     help="how long the migration task may run before it is stopped (default 1800)")  # fmt: skip
     dep.set_defaults(func=_deploy)
 
     rb = sub.add_parser(

@@ -24,6 +24,7 @@ from components.outputs import (
     CLUSTER_NAME,
     CODEDEPLOY_APPLICATION,
     CODEDEPLOY_GROUP,
+    DB_CLUSTER_IDENTIFIER,
     DEPLOY_STRATEGY,
     REPOSITORY_NAME,
     SERVICE_NAME,
@@ -54,6 +55,7 @@ from rollback.checks import (
     check_target,
     choose_target,
     rollback_in_progress,
+    schema_raises,
     tier_of,
 )
 from rollback.errors import (
@@ -63,6 +65,12 @@ from rollback.errors import (
     DeplightError,
     LockHolder,
     StackLockedError,
+)
+from rollback.migrate import (
+    check_restore_point,
+    plan_migration,
+    read_migrate_command,
+    run_migration,
 )
 from rollback.port import StackPort
 from rollback.progress import Progress
@@ -117,6 +125,8 @@ class Result:
     config: str | None = None
     """What happened to the stack config on failure (kept at the target, or restored)."""
     duration_s: float | None = None
+    migration: dict[str, Any] | None = None
+    """deploy: what the migration step did (snapshot, task, exit code, last log lines)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,6 +146,7 @@ class Result:
             "error": self.error,
             "config": self.config,
             "duration_s": self.duration_s,
+            "migration": self.migration,
         }
 
 
@@ -543,6 +554,14 @@ def rollback(
         check_lock(holders, opts.cancel_stale, deployment=active.describe() if active else None,
                    wait_s=opts.lock_timeout_s, keep_running=keep_running),  # fmt: skip
     ]
+    if opts.allow_schema_downgrade and target and schema_raises(history, target, cfg.schema_version):
+        # Crossing a migration back: the database state the target understands must be
+        # restorable (the pre-migration snapshot). Looked up, reported, never restored here.
+        cluster = outputs.get(DB_CLUSTER_IDENTIFIER)
+        checks.append(check_restore_point(
+            aws.client("rds") if cluster else None, cluster=str(cluster) if cluster else None,
+            tier=tier, target_tag=str(target.tag), target_schema=target.schema_version,
+        ))  # fmt: skip
     for check in checks:
         log.info("check %s", check.line())
     refused = [c for c in checks if not c.ok]
@@ -645,6 +664,10 @@ class DeployOptions:
     cancel_stale: bool = False
     verify_timeout_s: float = 300.0
     poll_s: float = 10.0
+    migrate_timeout_s: float = 1800.0
+    """How long the one-off migration task may run before it is stopped."""
+    snapshot_timeout_s: float = 3600.0
+    """How long to wait for the pre-migration cluster snapshot to become available."""
 
 
 def deploy(
@@ -660,6 +683,10 @@ def deploy(
     if opts.schema_version is not None and opts.schema_version < 0:
         raise BadInputError(
             f"--schema-version: expected a non-negative integer, found {opts.schema_version}"
+        )
+    if opts.migrate_timeout_s <= 0:
+        raise BadInputError(
+            f"--migrate-timeout: expected a positive number of seconds, found {opts.migrate_timeout_s:g}"
         )
 
     outputs = stack.outputs()
@@ -681,10 +708,17 @@ def deploy(
         )  # fmt: skip
     else:
         image = check_image(awsapi.image_exists(aws.client("ecr"), str(repo), tag), tag)
-    checks = [image, check_lock(holders, opts.cancel_stale)]
+    schema = opts.schema_version if opts.schema_version is not None else cfg.schema_version
+    migration, migration_checks = None, []
+    if schema is not None and (cfg.schema_version is None or schema > cfg.schema_version):
+        migration, migration_checks = plan_migration(
+            outputs=outputs, tier=tier_of(stack.get_config(TIER_KEY)),
+            command=read_migrate_command(stack), from_schema=cfg.schema_version,
+            to_schema=schema, tag=tag,
+        )  # fmt: skip
+    checks = [image, check_lock(holders, opts.cancel_stale), *migration_checks]
     for check in checks:
         log.info("check %s", check.line())
-    schema = opts.schema_version if opts.schema_version is not None else cfg.schema_version
     handle = new_handle(name, "deploy", started)
     reason = opts.reason or f"deploy by {who}"
     record = {
@@ -708,6 +742,21 @@ def deploy(
         if opts.cancel_stale and holders:
             log.warning("cancelling the stale lock of %s", "; ".join(h.describe() for h in holders))
             stack.cancel()
+        if migration is not None:
+            migrated = run_migration(
+                aws, migration, release_id=handle.release_id, tag=tag,
+                timeout_s=opts.migrate_timeout_s, snapshot_timeout_s=opts.snapshot_timeout_s,
+                poll_s=opts.poll_s, sleep=env.sleep, clock=env.clock,
+            )  # fmt: skip
+            result.migration = migrated.to_dict()
+            if not migrated.ok:  # nothing released: the config never changed
+                run = Run(ok=False, error=f"migration failed: {migrated.describe()}",
+                          config=f"unchanged ({cfg.image_tag}, schema_version "
+                          f"{cfg.schema_version})")  # fmt: skip
+                _finish(audit, handle, {**_outcome(run, env=env, started=started),
+                                        "migration": result.migration})  # fmt: skip
+                return _result_from_run(result, run, env, started,
+                                        f"{cfg.image_tag or '(none)'} -> {tag}")  # fmt: skip
         run = release(
             stack, aws, before=cfg, after=ReleaseConfig(tag, schema, "deploy"),
             message=f"deploy: {tag}", label=f"deploy {name}",
@@ -716,6 +765,8 @@ def deploy(
     except DeplightError as exc:
         run = Run(ok=False, error=str(exc), config=f"unchanged ({cfg.image_tag})")
     outcome = _outcome(run, env=env, started=started)
+    if result.migration is not None:
+        outcome["migration"] = result.migration
     if isinstance(audit, NoAudit) and run.engine_ran:
         # Bootstrap: the table exists only now; record the whole release in one item.
         table = stack.outputs().get(AUDIT_TABLE_NAME)

@@ -336,3 +336,90 @@ def links_for(outputs: Mapping[str, Any], *, region: str | None, repository: str
             if tag:
                 links[f"commit {tag[:7]}"] = f"{server}/{repository}/commit/{tag}"
     return links
+
+
+# -- the release commands' hook -------------------------------------------------------------------
+
+
+def event_from_record(handle_stack: str, release_id: str, record: Mapping[str, Any],
+                      links: Mapping[str, str]) -> ReleaseEvent:  # fmt: skip
+    """The event an audit record announces: its intent (no ``result``) as ``started``, its
+    outcome as ``succeeded``/``failed``/``refused``, and a failure whose error says CodeDeploy
+    ended the deployment as ``rolled-back``."""
+    result = record.get("result")
+    error = record.get("error")
+    if result is None:
+        phase = "started"
+    elif result == "failed" and rolled_back_by_codedeploy(str(error or "")):
+        phase = "rolled-back"
+    else:
+        phase = str(result) if result in PHASES else "failed"
+    deployment = rolled_back_by_codedeploy(str(error or ""))
+    extra = dict(links)
+    if deployment and "CodeDeploy deployment" not in extra and extra.get("_region"):
+        region = extra["_region"]
+        extra["CodeDeploy deployment"] = (
+            f"https://{region}.console.aws.amazon.com/codesuite/codedeploy/deployments/"
+            f"{deployment}?region={region}"
+        )
+    extra.pop("_region", None)
+    duration = record.get("duration_s")
+    return ReleaseEvent(
+        command=str(record.get("operation", "release")), stack=handle_stack, phase=phase,
+        from_tag=record.get("from_tag"), to_tag=record.get("to_tag"),
+        who=str(record.get("who", "?")), reason=record.get("reason"), release_id=release_id,
+        path=record.get("path"), trigger=record.get("trigger"),
+        duration_s=float(duration) if duration is not None else None,
+        error=str(error) if error else None, links=extra,
+    )  # fmt: skip
+
+
+class NotifyingAudit:
+    """Wraps the release commands' :class:`~rollback.audit.Audit`: the record is written first,
+    then announced, so a notification never stands in for, or delays, the audit trail. The
+    intent is announced on a background thread; the outcome is sent within the
+    :class:`Policy` bounds, and whatever could not be delivered is added to the record as
+    ``notification_warnings``."""
+
+    def __init__(self, inner: Any, notifier: Notifier, links: Mapping[str, str]) -> None:
+        self.inner, self.notifier, self.links = inner, notifier, dict(links)
+        self._intents: dict[str, dict[str, Any]] = {}
+
+    def __getattr__(self, name: str) -> Any:  # records(), why, ... of the wrapped audit
+        return getattr(self.inner, name)
+
+    def begin(self, handle: Any, record: Mapping[str, Any]) -> None:
+        self.inner.begin(handle, record)
+        self._intents[handle.sk] = dict(record)
+        self.notifier.send_in_background(
+            event_from_record(handle.stack, handle.release_id, record, self.links))
+
+    def _announce(self, handle: Any, record: Mapping[str, Any]) -> None:
+        self.notifier.send(event_from_record(handle.stack, handle.release_id, record, self.links))
+        warnings = self.notifier.drain()
+        if warnings:
+            try:
+                self.inner.note(handle, {"notification_warnings": warnings})
+            except Exception as exc:  # the outcome itself is already recorded
+                log.warning("notify: warnings not added to the audit record: %s", exc)
+
+    def finish(self, handle: Any, outcome: Mapping[str, Any]) -> None:
+        self.inner.finish(handle, outcome)
+        self._announce(handle, {**self._intents.pop(handle.sk, {}), **outcome})
+
+    def complete(self, handle: Any, record: Mapping[str, Any]) -> None:
+        self.inner.complete(handle, record)
+        self._announce(handle, record)
+
+
+def sinks_for(outputs: Mapping[str, Any], aws: Any, webhook_url: str | None) -> list[Sink]:
+    """The alert topic when the stack subscribes a Chatbot channel to it (else the topic's
+    e-mail subscribers would get raw JSON), and the Slack webhook when the stack has one."""
+    from components.outputs import ALERT_TOPIC_ARN, CHATBOT_CONFIGURATION_ARN
+
+    sinks: list[Sink] = []
+    if outputs.get(CHATBOT_CONFIGURATION_ARN) and outputs.get(ALERT_TOPIC_ARN):
+        sinks.append(SnsSink(aws.client("sns"), str(outputs[ALERT_TOPIC_ARN])))
+    if webhook_url:
+        sinks.append(WebhookSink(webhook_url))
+    return sinks

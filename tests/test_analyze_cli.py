@@ -215,7 +215,9 @@ def test_merged_stack_is_validated(tmp_path: Path) -> None:
     assert block is not None
     merged = merged_settings("prod", read_stack_config("prod"), block)
     assert merged.service.container_port == 8081
-    assert merged.service.secrets  # the stack's own keys survive the merge
+    # the stack's own keys survive the merge
+    assert merged.service.environment == {"LOG_LEVEL": "info"}
+    assert merged.data.postgres.enabled
 
 
 def test_agreement_names_the_keys_compared(capsys: pytest.CaptureFixture[str]) -> None:

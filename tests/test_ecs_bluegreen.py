@@ -86,7 +86,7 @@ def test_no_codedeploy_resources_and_outputs_name_the_strategy() -> None:
     run = program_run("staging")
     assert not [r for r in run.resources if r.type.startswith("aws:codedeploy/")]
     assert not run.of_type("pulumi-python:dynamic/deplight:Release")
-    assert not [r for r in run.resources if r.type.startswith("pulumi-python:dynamic")]
+    assert not [r for r in run.resources if r.type.startswith("pulumi-python:dynamic/deplight")]
     assert run.outputs["deploy_strategy"] == "ecs_bluegreen"
 
 

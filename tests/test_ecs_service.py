@@ -278,7 +278,7 @@ def test_network_and_platform_ownership_per_strategy(stack: str, ignored: set[st
     run = program_run(stack)
     svc = run.one(SERVICE)
     assert set(svc.ignore_changes) == ignored, run.settings.deploy.strategy
-    releases = [r for r in run.resources if r.type.startswith("pulumi-python:dynamic")]
+    releases = run.of_type("pulumi-python:dynamic/deplight:Release")
     # whatever the service ignores, something else must carry: only CODE_DEPLOY has a release
     assert bool(releases) is ("networkConfiguration" in ignored)
     if releases:

@@ -488,6 +488,119 @@ def _release(c: Ctx) -> Phases:
     return {"create": calls, "update": calls, "delete": []}
 
 
+# The data tier. RDS and ElastiCache also authorize their creates against AWS's default
+# parameter (and option) groups; those are shared, not this stack's, so `elsewhere` cannot move
+# them and they are not listed here (deploy statements DataDefault*: creates and modifies only).
+
+def _rds_arn(c: Ctx, type_: str, name: Any) -> str:
+    return f"arn:aws:rds:{REGION}:{ACCOUNT}:{type_}:{name}"
+
+
+def _db_subnet_group(c: Ctx) -> Phases:
+    return {"create": [c.arn("rds:CreateDBSubnetGroup"), c.arn("rds:AddTagsToResource"),
+                       c.arn("rds:DescribeDBSubnetGroups")],
+            "update": [c.arn("rds:ModifyDBSubnetGroup"), c.arn("rds:AddTagsToResource"),
+                       c.arn("rds:RemoveTagsFromResource")],
+            "delete": [c.arn("rds:DeleteDBSubnetGroup")]}  # fmt: skip
+
+
+def _master_secret(c: Ctx, action: str, phase: str) -> Call:
+    """A call RDS makes on the master user secret it manages (rds!cluster-<uuid>) in the
+    caller's name, recognisable only by its aws:rds:primaryDBClusterArn tag."""
+    cluster = str(c.res.outputs["arn"])
+    secret = str(c.res.outputs["masterUserSecrets"][0]["secretArn"])
+    where = "RequestTag" if phase == "create" else "ResourceTag"
+    return [Request(action, secret, {f"aws:{where}/aws:rds:primaryDBClusterArn": cluster})]
+
+
+def _db_cluster(c: Ctx) -> Phases:
+    subnets = _rds_arn(c, "subgrp", c.res.inputs["dbSubnetGroupName"])
+    delete = c.arn("rds:DeleteDBCluster")
+    if c.res.inputs.get("finalSnapshotIdentifier"):
+        delete += c.arn("rds:DeleteDBCluster", _rds_arn(
+            c, "cluster-snapshot", c.res.inputs["finalSnapshotIdentifier"]))
+    return {"create": [c.arn("rds:CreateDBCluster") + c.arn("rds:CreateDBCluster", subnets),
+                       c.arn("rds:AddTagsToResource"), c.arn("rds:DescribeDBClusters"),
+                       _master_secret(c, "secretsmanager:CreateSecret", "create"),
+                       _master_secret(c, "secretsmanager:TagResource", "create")],
+            "update": [c.arn("rds:ModifyDBCluster"), c.arn("rds:AddTagsToResource"),
+                       c.arn("rds:RemoveTagsFromResource"), c.arn("rds:DescribeDBClusters"),
+                       _master_secret(c, "secretsmanager:DescribeSecret", "update")],
+            "delete": [delete, _master_secret(c, "secretsmanager:DeleteSecret", "delete")]}  # fmt: skip
+
+
+def _db_instance(c: Ctx) -> Phases:
+    cluster = _rds_arn(c, "cluster", c.res.inputs["clusterIdentifier"])
+    subnets = _rds_arn(c, "subgrp", c.res.inputs["dbSubnetGroupName"])
+    return {"create": [c.arn("rds:CreateDBInstance") + c.arn("rds:CreateDBInstance", cluster)
+                       + c.arn("rds:CreateDBInstance", subnets),
+                       c.arn("rds:AddTagsToResource"), c.arn("rds:DescribeDBInstances")],
+            "update": [c.arn("rds:ModifyDBInstance"), c.arn("rds:AddTagsToResource"),
+                       c.arn("rds:RemoveTagsFromResource")],
+            "delete": [c.arn("rds:DeleteDBInstance")]}  # fmt: skip
+
+
+def _ec_arn(type_: str, name: Any) -> str:
+    return f"arn:aws:elasticache:{REGION}:{ACCOUNT}:{type_}:{name}"
+
+
+def _cache_subnet_group(c: Ctx) -> Phases:
+    return {"create": [c.arn("elasticache:CreateCacheSubnetGroup"),
+                       c.arn("elasticache:AddTagsToResource"),
+                       c.arn("elasticache:DescribeCacheSubnetGroups")],
+            "update": [c.arn("elasticache:ModifyCacheSubnetGroup"),
+                       c.arn("elasticache:AddTagsToResource"),
+                       c.arn("elasticache:RemoveTagsFromResource")],
+            "delete": [c.arn("elasticache:DeleteCacheSubnetGroup")]}  # fmt: skip
+
+
+def _replication_group(c: Ctx) -> Phases:
+    group = str(c.res.inputs["replicationGroupId"])
+    # A non-sharded group's member clusters are <group>-001, -002, ...
+    members = [_ec_arn("cluster", f"{group}-{i + 1:03d}")
+               for i in range(int(c.res.inputs["numCacheClusters"]))]  # fmt: skip
+    create = c.arn("elasticache:CreateReplicationGroup") + c.arn(
+        "elasticache:CreateReplicationGroup", _ec_arn("subnetgroup", c.res.inputs["subnetGroupName"]))
+    create += [Request("elasticache:CreateReplicationGroup", m) for m in members]
+    delete = c.arn("elasticache:DeleteReplicationGroup")
+    if c.res.inputs.get("finalSnapshotIdentifier"):
+        delete += c.arn("elasticache:DeleteReplicationGroup",
+                        _ec_arn("snapshot", c.res.inputs["finalSnapshotIdentifier"]))
+    return {"create": [create, c.arn("elasticache:AddTagsToResource"),
+                       c.arn("elasticache:DescribeReplicationGroups"),
+                       c.arn("elasticache:DescribeCacheClusters", members[0]),
+                       c.arn("elasticache:ListTagsForResource")],
+            "update": [c.arn("elasticache:ModifyReplicationGroup"),
+                       c.arn("elasticache:IncreaseReplicaCount"),
+                       c.arn("elasticache:DecreaseReplicaCount"),
+                       c.arn("elasticache:AddTagsToResource"),
+                       c.arn("elasticache:RemoveTagsFromResource")],
+            "delete": [delete]}  # fmt: skip
+
+
+def _secret(c: Ctx) -> Phases:
+    return {"create": [c.arn("secretsmanager:CreateSecret"), c.arn("secretsmanager:TagResource"),
+                       c.arn("secretsmanager:DescribeSecret"),
+                       c.arn("secretsmanager:GetResourcePolicy")],
+            "update": [c.arn("secretsmanager:UpdateSecret"), c.arn("secretsmanager:TagResource"),
+                       c.arn("secretsmanager:UntagResource")],
+            "delete": [c.arn("secretsmanager:DeleteSecret")]}  # fmt: skip
+
+
+def _secret_version(c: Ctx) -> Phases:
+    secret = str(c.res.inputs["secretId"])
+    # A new value is a new version (replacement); the provider reads the value back.
+    return {"create": [c.arn("secretsmanager:PutSecretValue", secret),
+                       c.arn("secretsmanager:GetSecretValue", secret)],
+            "update": [],
+            "delete": [c.arn("secretsmanager:UpdateSecretVersionStage", secret)]}  # fmt: skip
+
+
+def _no_aws_call(_c: Ctx) -> Phases:
+    """A dynamic resource computed in the program (the cache AUTH token): no AWS call."""
+    return {"create": [], "update": [], "delete": []}
+
+
 CALLS: dict[str, Callable[[Ctx], Phases]] = {
     "aws:ec2/vpc:Vpc": _vpc,
     "aws:ec2/subnet:Subnet": _subnet,
@@ -526,6 +639,14 @@ CALLS: dict[str, Callable[[Ctx], Phases]] = {
     "aws:codedeploy/deploymentConfig:DeploymentConfig": _cd_config,
     "pulumi-python:dynamic/deplight:Release": _release,
     "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration": _chatbot_channel,
+    "aws:rds/subnetGroup:SubnetGroup": _db_subnet_group,
+    "aws:rds/cluster:Cluster": _db_cluster,
+    "aws:rds/clusterInstance:ClusterInstance": _db_instance,
+    "aws:elasticache/subnetGroup:SubnetGroup": _cache_subnet_group,
+    "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
+    "pulumi-python:dynamic/data:AuthToken": _no_aws_call,
 }
 
 
@@ -810,7 +931,30 @@ REFRESH_READS: dict[str, tuple[str, ...]] = {
     "pulumi-python:dynamic/deplight:Release": ("codedeploy:GetDeployment",
                                                 "codedeploy:GetDeploymentGroup",
                                                 "ecs:DescribeServices"),
+    "aws:rds/subnetGroup:SubnetGroup": ("rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"),
+    "aws:rds/cluster:Cluster": ("rds:DescribeDBClusters", "rds:ListTagsForResource"),
+    "aws:rds/clusterInstance:ClusterInstance": ("rds:DescribeDBInstances",
+                                                "rds:ListTagsForResource"),
+    "aws:elasticache/subnetGroup:SubnetGroup": ("elasticache:DescribeCacheSubnetGroups",
+                                                "elasticache:ListTagsForResource"),
+    "aws:elasticache/replicationGroup:ReplicationGroup": (
+        "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters",
+        "elasticache:ListTagsForResource"),
+    # The cache AUTH token is computed in the program: its `read` makes no AWS call.
+    "pulumi-python:dynamic/data:AuthToken": (),
 }  # fmt: skip
+
+PREVIEW_CANNOT_REFRESH: dict[str, str] = {
+    # The preview role never gets a secretsmanager:, ssm: or kms: action (asserted below), so it
+    # cannot refresh these; refreshing them needs the deploy role. Known consequence: a
+    # `pulumi preview --refresh` by the preview role (pr.yml) fails on a stack with the cache.
+    "aws:secretsmanager/secret:Secret": (
+        "refresh reads secretsmanager:DescribeSecret and GetResourcePolicy (metadata, but a "
+        "secretsmanager: action all the same)"),
+    "aws:secretsmanager/secretVersion:SecretVersion": (
+        "refresh reads the value itself (secretsmanager:GetSecretValue): the cache AUTH token"),
+}
+"""Resource types the preview role deliberately cannot refresh, with the reason."""
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=str)
@@ -820,7 +964,10 @@ def test_preview_role_can_refresh_everything_with_reads_only(
 ) -> None:
     run = run_with(stack, strategy)
     policies = preview_policies(run)
+    assert not set(PREVIEW_CANNOT_REFRESH) & set(REFRESH_READS)
     for res in (r for r in run.resources if r.custom):
+        if res.type in PREVIEW_CANNOT_REFRESH:
+            continue
         assert res.type in REFRESH_READS, f"{res.type}: add its refresh reads to REFRESH_READS"
         arn = str(res.outputs.get("arn") or "*")
         for action in REFRESH_READS[res.type]:

@@ -47,7 +47,8 @@ def test_the_task_definition_shows_image_and_health_check(prod_text: str) -> Non
     assert "container web: image <repositoryUrl of web-prod-repo>:3f2a9c1" in task
     assert ("container web: health check `curl -fsS http://localhost:8080/health || exit 1` "
             "(shell form; every 15s, timeout 5s, retries 3, start period 30s)") in task  # fmt: skip
-    assert "container web: secrets DATABASE_URL <- arn:aws:secretsmanager:" in task
+    assert ("container web: secrets CACHE_AUTH_TOKEN <- web-prod-cache-auth, DATABASE_PASSWORD <- "
+            "<master user secret of web-prod-db>:password::") in task  # fmt: skip
     distroless = render_text(variant("prod", service={"health_check": "http"}))
     assert ("container web: health check none in the container (only the load balancer's "
             "target-group check)") in block(distroless, "web-prod-task")  # fmt: skip
@@ -100,7 +101,7 @@ def test_nothing_is_cut_and_the_summary_is_a_table(prod_text: str) -> None:
     assert max(len(line) for line in prod_text.splitlines() if "Summary" in line) < 80
     lines = prod_text.splitlines()
     start = lines.index(next(line for line in lines if line.startswith("Summary: ")))
-    assert lines[start] == "Summary: 97 resources in 9 components"
+    assert lines[start] == "Summary: 119 resources in 11 components"
     assert lines[start + 1].split() == ["count", "type"]
     assert "      6  aws:ec2/subnet:Subnet" in lines
     assert "      1  deplight:network:Network  (component)" in lines

@@ -111,6 +111,9 @@ def settings_keys() -> set[str]:
                 "notifications": s.NotificationSettings,
                 "release_api": s.ReleaseApiSettings}  # fmt: skip
     keys = {f"{name}.{f}" for name, cls in sections.items() for f in cls.__dataclass_fields__}
+    data = {"postgres": s.PostgresSettings, "cache": s.CacheSettings}
+    keys |= {f"data.{name}.{f}" for name, cls in data.items() for f in cls.__dataclass_fields__}
+    keys |= {"data.kms_key_arn"}
     return keys | {"tier", "image_tag", "schema_version", "release.kind", s.WEBHOOK_URL_KEY}
 
 

@@ -6,6 +6,7 @@ from pulumi_policy import Policy
 
 from . import (
     codedeploy,
+    data,
     ecr,
     ecs,
     encryption,
@@ -34,4 +35,5 @@ ALL_POLICIES: list[Policy] = [
     *stack.POLICIES,
     *notifications.POLICIES,
     *release_api.POLICIES,
+    *data.POLICIES,
 ]
