@@ -8,6 +8,14 @@ import pulumi
 from components import outputs as keys
 from components.bluegreen import BlueGreenArgs, BlueGreenDeployment
 from components.ecs_service import EcsService, EcsServiceArgs
+from components.edge import (
+    ACCESS_LOG_PREFIX,
+    AccessLogs,
+    AccessLogsArgs,
+    WebFirewall,
+    WebFirewallArgs,
+)
+from components.encryption import StackKey, StackKeyArgs
 from components.github_oidc import GithubOidc, GithubOidcArgs
 from components.iam import (
     PermissionsBoundary,
@@ -32,6 +40,13 @@ except SettingsError as exc:
     raise pulumi.RunError(str(exc)) from None
 
 prefix = settings.prefix
+# Production: one customer-managed key for the stack's logs, ECR, audit table and alert topic.
+stack_key = (
+    StackKey(prefix, StackKeyArgs(prefix=prefix, region=settings.region))
+    if settings.observability.customer_managed_key
+    else None
+)
+kms_key_arn = stack_key.arn if stack_key else None
 # Every role the services assume carries this boundary; CI may create roles only with it.
 boundary = PermissionsBoundary(
     prefix,
@@ -48,9 +63,18 @@ network = Network(
         test_port=settings.ingress.test_port,
         test_cidrs=settings.ingress.test_cidrs,
         permissions_boundary=boundary.arn,
+        kms_key_arn=kms_key_arn,
     ),
 )
-logs = ServiceLogs(prefix, ServiceLogsArgs(prefix=prefix, observability=settings.observability))
+logs = ServiceLogs(prefix, ServiceLogsArgs(prefix=prefix, observability=settings.observability,
+                                           kms_key_arn=kms_key_arn))  # fmt: skip
+ig = settings.ingress
+access_logs = (
+    AccessLogs(prefix, AccessLogsArgs(prefix=prefix, region=settings.region,
+                                      retention_days=ig.access_logs_retention_days))  # fmt: skip
+    if ig.access_logs and not ig.access_logs_bucket
+    else None
+)
 service = EcsService(
     prefix,
     EcsServiceArgs(
@@ -74,8 +98,15 @@ service = EcsService(
         permissions_boundary=boundary.arn,
         # Development stacks are destroyed and recreated; production keeps its release images.
         ecr_force_delete=settings.tier is Tier.DEVELOPMENT,
+        access_logs_bucket=access_logs.bucket if access_logs else ig.access_logs_bucket,
+        access_logs_prefix=ACCESS_LOG_PREFIX if access_logs else prefix,
+        access_logs_ready=access_logs.ready if access_logs else (),
+        kms_key_arn=kms_key_arn,
     ),
 )
+if ig.waf:
+    WebFirewall(prefix, WebFirewallArgs(prefix=prefix, alb_arn=service.alb_arn,
+                                        rate_limit=ig.waf_rate_limit))  # fmt: skip
 observability = Observability(
     prefix,
     ObservabilityArgs(
@@ -88,6 +119,7 @@ observability = Observability(
         cluster_name=service.cluster_name,
         service_name=service.service_name,
         audit_table_deletion_protection=settings.observability.audit_deletion_protection,
+        kms_key_arn=kms_key_arn,
     ),
 )
 serving_task_definition_arn = service.task_definition_arn
@@ -132,6 +164,10 @@ github = GithubOidc(
         region=settings.region,
         pass_to_services=passed_services(settings.deploy.strategy, settings.network.flow_logs),
         attachable_policies=attached_policies(settings.deploy.strategy),
+        vpc_arn=network.vpc_arn,
+        kms_key=stack_key is not None,
+        access_log_bucket=access_logs is not None,
+        waf=ig.waf,
     ),
 )
 

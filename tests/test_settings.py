@@ -54,7 +54,14 @@ def test_minimal_config_takes_tier_defaults() -> None:
     assert dev.deploy.strategy is Strategy.ROLLING and prod.deploy.strategy is Strategy.CODEDEPLOY
     assert prod.deploy.traffic is TrafficShift.CANARY
     assert dev.observability.log_retention_days == 7
-    assert prod.observability.log_retention_days == 30
+    # a year in production (CKV_AWS_338), flow logs too
+    assert prod.observability.log_retention_days == 365
+    assert prod.network.flow_logs_retention_days == 365
+    # production: own KMS key, ALB access logs, WAF, read-only root filesystem; none in dev
+    assert prod.observability.customer_managed_key and not dev.observability.customer_managed_key
+    assert prod.ingress.access_logs and prod.ingress.waf
+    assert not dev.ingress.access_logs and not dev.ingress.waf
+    assert prod.service.readonly_root_filesystem and not dev.service.readonly_root_filesystem
     assert prod.ingress.deletion_protection and not dev.ingress.deletion_protection
     assert dev.prefix == "web-dev" and prod.prefix == "web-prod"
     assert dev.github.subjects == ("environment:dev",)
