@@ -221,8 +221,11 @@ def test_ecr() -> None:
 
 def test_log_retention() -> None:
     t = "aws:cloudwatch/logGroup:LogGroup"
-    ok(logs.check_retention, t, {"retentionInDays": 30.0})
-    bad(logs.check_retention, t, {"retentionInDays": 7.0}, "below 30")
+    # strictest without config: a year (CKV_AWS_338); a stack's config relaxes it
+    ok(logs.check_retention, t, {"retentionInDays": 365.0})
+    bad(logs.check_retention, t, {"retentionInDays": 90.0}, "below 365")
+    ok(logs.check_retention, t, {"retentionInDays": 30.0}, {"minRetentionDays": 30})
+    bad(logs.check_retention, t, {"retentionInDays": 7.0}, "below 30", {"minRetentionDays": 30})
     ok(logs.check_retention, t, {"retentionInDays": 7.0}, {"minRetentionDays": 7})
     bad(logs.check_retention, t, {}, "never expire")
     ok(logs.check_retention, t, {}, {"allowNeverExpire": True})

@@ -6,12 +6,14 @@ from pulumi_policy import Policy
 
 from . import (
     codedeploy,
+    deployment,
     ecr,
     ecs,
     encryption,
     iam,
     load_balancers,
     logs,
+    network,
     security_groups,
     stack,
     task_definition,
@@ -30,4 +32,6 @@ ALL_POLICIES: list[Policy] = [
     *iam.POLICIES,
     *encryption.POLICIES,
     *stack.POLICIES,
+    *network.POLICIES,
+    *deployment.POLICIES,
 ]
