@@ -152,6 +152,8 @@ CASES: list[tuple[str, str, Callable[[ProgramRun], ProgramRun], str, str]] = [
         "settings", [{"name": "containerInsights", "value": "disabled"}])),
      "aws:ecs/cluster:Cluster", "web-prod-cluster"),
     ("ecs-tasks-in-private-subnets", "prod", _public_task_subnets, SVC, "web-prod-service"),
+    ("kms-key-rotation", "prod", lambda r: change(r, "aws:kms/key:Key", "web-prod-key", put(
+        "enableKeyRotation", False)), "aws:kms/key:Key", "web-prod-key"),
     ("iam-managed-policy-attachments", "prod", lambda r: change(
         r, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "web-prod-codedeploy-ecs", put(
             "policyArn", "arn:aws:iam::aws:policy/AmazonECS_FullAccess")),
