@@ -742,6 +742,8 @@ def test_every_service_role_carries_the_boundary_and_it_covers_their_needs(
          f"arn:aws:elasticloadbalancing:{r}:listener/app/{prefix}-alb/1/2"),
         ("elasticloadbalancing:RegisterTargets",
          f"arn:aws:elasticloadbalancing:{r}:targetgroup/{prefix}-green/1"),
+        # CodeDeploy and ECS blue/green read the rollback alarms by name (scoped: CKV_AWS_355)
+        ("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{r}:alarm:{prefix}-5xx-rate"),
     ]  # fmt: skip
     if run.settings.network.flow_logs:
         needs.append(("logs:PutLogEvents",
