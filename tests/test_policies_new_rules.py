@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +26,7 @@ from pulumi.runtime.proto import analyzer_pb2
 
 from deplight.check import analyze, analyzer, configure, load_policy_config
 from deplight.harness import ProgramRun, Registered, read_stack_config, run_program
-from tests.conftest import program_run
+from tests.conftest import ROOT, program_run
 from tests.test_policies_pack import UNKNOWN
 
 Change = Callable[[dict[str, Any]], dict[str, Any]]
@@ -296,3 +301,26 @@ def _analyze_stack(stub: Any, run: ProgramRun, subject: Registered, props: Any) 
             properties=_struct(dict(props if r.urn == subject.urn else r.outputs)))
         for r in run.resources if r.custom
     ])))  # fmt: skip
+
+
+def test_check_cli_names_a_program_change_that_breaks_a_new_rule(tmp_path: Path) -> None:
+    """The whole path: a changed ``__main__.py``, ``deplight check``, exit 1, the resource named."""
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("components", "policies"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text() + (
+        "\nimport pulumi_aws as aws\n"
+        "aws.iam.RolePolicyAttachment('web-prod-task-admin', role='web-prod-task', "
+        "policy_arn='arn:aws:iam::aws:policy/AdministratorAccess', "
+        "opts=pulumi.ResourceOptions(parent=service))\n"
+    ))  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "deplight.cli", "check", "--stack", "prod", "--project-dir",
+         str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "web-prod-task-admin (aws:iam/rolePolicyAttachment:RolePolicyAttachment)" in result.stdout
+    assert "[mandatory] iam-managed-policy-attachments" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("FAILED: 1 mandatory")
