@@ -3,7 +3,7 @@
 Production stacks encrypt their log groups (the service's and the VPC flow logs'), the ECR
 repository, the release audit table and the alert topic with it (``observability.
 customer_managed_key``); development stacks use AWS-managed keys. The key policy is built by a
-pure function (:func:`key_policy`) and snapshot-tested.
+pure function (:func:`key_policy`), tested without the engine.
 """
 
 from __future__ import annotations

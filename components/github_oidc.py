@@ -150,7 +150,7 @@ KMS_KEY_ACTIONS = (
     "kms:UntagResource", "kms:ScheduleKeyDeletion",
     # ECR and DynamoDB use the key on the caller's behalf: they create grants when the
     # repository or table is created, and the audit table's reads and writes decrypt and encrypt.
-    "kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey",
+    "kms:CreateGrant", "kms:RetireGrant", "kms:Decrypt", "kms:GenerateDataKey",
 )  # fmt: skip
 S3_BUCKET_READS = (
     "s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketPolicy", "s3:GetBucketAcl",

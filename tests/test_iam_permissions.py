@@ -354,7 +354,9 @@ def _ecr(c: Ctx) -> Phases:
                        *(_key_calls(c, "kms:CreateGrant", "kms:DescribeKey") if (
                            c.res.inputs["encryptionConfigurations"][0].get("kmsKey")) else [])],
             "update": [c.arn("ecr:PutImageTagMutability"), c.arn("ecr:DescribeRepositories")],
-            "delete": [c.arn("ecr:DeleteRepository")]}  # fmt: skip
+            "delete": [c.arn("ecr:DeleteRepository"),
+                       *(_key_calls(c, "kms:RetireGrant") if (
+                           c.res.inputs["encryptionConfigurations"][0].get("kmsKey")) else [])]}  # fmt: skip
 
 
 def _ecr_lifecycle(c: Ctx) -> Phases:

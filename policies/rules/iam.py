@@ -289,7 +289,7 @@ POLICIES = [
     stack_policy(
         name="iam-github-production-gate",
         description="GitHub-trusted roles that can write trust no pull request and, in "
-        "production, only GitHub environments.",
+        "production, only their own GitHub environments.",
         check=check_production_gate,
         schema={"environmentsOnly": {"type": "boolean", "default": True},
                 "environments": {"type": "array", "items": {"type": "string"}, "default": []}},
