@@ -29,6 +29,8 @@ from components.settings import (
 HTTP_PORT, HTTPS_PORT = 80, 443
 PLATFORM_VERSION = "LATEST"
 XRAY_DAEMON_PORT = 2000
+TMP_VOLUME = "tmp"
+"""The task volume mounted writable at ``/tmp`` when the root filesystem is read-only."""
 
 
 def aws_name(prefix: str, suffix: str, limit: int = 32) -> str:
@@ -55,7 +57,9 @@ def container_definitions(
     The container health check follows ``service.health_check``: ``curl`` against the health
     path (the image needs a shell and curl), a ``command`` the image provides, or none (``http``:
     the load balancer's check only). The X-Ray daemon sidecar is added when ``service.xray`` is
-    on, with the digest-pinned image from ``service.xray_daemon_image``.
+    on, with the digest-pinned image from ``service.xray_daemon_image``. With
+    ``service.readonly_root_filesystem`` the app's root filesystem is read-only and the task
+    volume :data:`TMP_VOLUME` is mounted writable at ``/tmp``.
     """
 
     def logging(stream_prefix: str) -> dict[str, Any]:
@@ -89,9 +93,12 @@ def container_definitions(
         "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
         "logConfiguration": logging(settings.name),
-        "readonlyRootFilesystem": False,
+        "readonlyRootFilesystem": settings.readonly_root_filesystem,
         "privileged": False,
     }
+    if settings.readonly_root_filesystem:
+        app["mountPoints"] = [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp",
+                               "readOnly": False}]  # fmt: skip
     if (command := health_check_command(settings)) is not None:
         app["healthCheck"] = {
             "command": command, "interval": 15, "timeout": 5, "retries": 3, "startPeriod": 30,
@@ -351,6 +358,15 @@ class EcsServiceArgs:
     credentials); the execution role may read exactly these secrets too."""
     secrets_kms_key_arn: str | None = None
     """Customer-managed key those secrets are encrypted with (execution role ``kms:Decrypt``)."""
+    access_logs_bucket: pulumi.Input[str] | None = None
+    """S3 bucket the ALB writes access logs to (``None``: no access logs)."""
+    access_logs_prefix: str | None = None
+    """Key prefix of the ALB's logs in that bucket."""
+    access_logs_ready: Sequence[pulumi.Resource] = ()
+    """What the ALB waits for before it turns logging on (the bucket policy)."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The stack's customer-managed key for the ECR repository (``None``: SSE with AES256).
+    Changing a repository's encryption replaces it (README: upgrading)."""
 
 
 class EcsService(pulumi.ComponentResource):
@@ -387,6 +403,8 @@ class EcsService(pulumi.ComponentResource):
     """ALB DNS name."""
     alb_zone_id: pulumi.Output[str]
     """The ALB's canonical hosted zone (target of a Route 53 alias)."""
+    alb_arn: pulumi.Output[str]
+    """ALB ARN (the WAF web ACL is associated with it)."""
     alb_arn_suffix: pulumi.Output[str]
     """``app/<name>/<id>``, for CloudWatch dimensions."""
     service_url: pulumi.Output[str]
@@ -442,8 +460,11 @@ class EcsService(pulumi.ComponentResource):
             # Left unset (AWS's default, false) elsewhere, so other stacks see no change.
             force_delete=True if args.ecr_force_delete else None,
             encryption_configurations=[
-                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
-            ],
+                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS",
+                                                              kms_key=args.kms_key_arn)
+                if args.kms_key_arn is not None
+                else aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
+            ],  # fmt: skip
             tags=tags,
             opts=child,
         )
@@ -504,12 +525,12 @@ class EcsService(pulumi.ComponentResource):
             drop_invalid_header_fields=True,
             enable_deletion_protection=ig.deletion_protection,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(
-                bucket=ig.access_logs_bucket, prefix=args.prefix, enabled=True
+                bucket=args.access_logs_bucket, prefix=args.access_logs_prefix, enabled=True
             )
-            if ig.access_logs_bucket
+            if args.access_logs_bucket is not None
             else None,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.access_logs_ready)),
         )
 
         def target_group(color: str) -> aws.lb.TargetGroup:
@@ -670,6 +691,10 @@ class EcsService(pulumi.ComponentResource):
                 ),
                 execution_role_arn=execution_role.arn,
                 task_role_arn=task_role.arn,
+                # Fargate's ephemeral storage, writable at /tmp under a read-only root filesystem.
+                volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)]
+                if sv.readonly_root_filesystem
+                else None,
                 container_definitions=pulumi.Output.all(
                     repo.repository_url, args.log_group_name, args.extra_environment,
                     args.extra_secrets,
@@ -819,6 +844,7 @@ class EcsService(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.alb_dns_name = alb.dns_name
         self.alb_zone_id = alb.zone_id
+        self.alb_arn = alb.arn
         self.alb_arn_suffix = alb.arn_suffix
         self.service_url = alb.dns_name.apply(lambda d: f"{'https' if https else 'http'}://{d}")
         self.blue_target_group_arn = blue.arn
@@ -839,6 +865,7 @@ class EcsService(pulumi.ComponentResource):
                 "task_definition_family": self.task_definition_family,
                 "alb_dns_name": self.alb_dns_name,
                 "alb_zone_id": self.alb_zone_id,
+                "alb_arn": self.alb_arn,
                 "alb_arn_suffix": self.alb_arn_suffix,
                 "service_url": self.service_url,
                 "blue_target_group_arn": self.blue_target_group_arn,

@@ -23,6 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.edge import log_bucket_name
 from components.iam import ECS_TASKS, STACK_TAG, Grants, Scope, boundary_arn, stack_tags
 from components.settings import GithubSettings
 
@@ -102,7 +103,9 @@ NETWORK_CHANGES = (
     "ec2:DeleteTags",
 )  # fmt: skip
 # What AWS offers only on Resource "*" (no resource-level permission, no tag condition), each
-# read-only except codedeploy:StopDeployment, which the rollback fast path needs.
+# read-only except codedeploy:StopDeployment, which the rollback fast path needs, and
+# elasticloadbalancing:SetWebACL, which AWS checks besides wafv2:AssociateWebACL (scoped to this
+# stack's web ACL and load balancer) when a web ACL is associated (only with ``ingress.waf``).
 UNSCOPED_ACTIONS = (
     "sts:GetCallerIdentity",
     "ecr:GetAuthorizationToken",
@@ -140,7 +143,47 @@ UNSCOPED_ACTIONS = (
     "rds:DescribeDBEngineVersions",
     "rds:DescribeOrderableDBInstanceOptions",
     "elasticache:DescribeCacheEngineVersions",
+    "elasticloadbalancing:SetWebACL",
 )
+WAF_ONLY_UNSCOPED = ("elasticloadbalancing:SetWebACL",)
+TAG_SCOPED_CREATES = ("kms:CreateKey",)
+"""Create calls AWS authorizes only on Resource "*" but with the request's tags: allowed only
+when the request tags the new resource as this stack's (``aws:RequestTag``)."""
+KMS_KEY_ACTIONS = (
+    "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
+    "kms:EnableKeyRotation", "kms:PutKeyPolicy", "kms:UpdateKeyDescription", "kms:TagResource",
+    "kms:UntagResource", "kms:ScheduleKeyDeletion",
+    # ECR and DynamoDB use the key on the caller's behalf: they create grants when the
+    # repository or table is created, and the audit table's reads and writes decrypt and encrypt.
+    "kms:CreateGrant", "kms:RetireGrant", "kms:Decrypt", "kms:GenerateDataKey",
+)  # fmt: skip
+S3_BUCKET_READS = (
+    "s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketPolicy", "s3:GetBucketAcl",
+    "s3:GetBucketCORS", "s3:GetBucketWebsite", "s3:GetBucketVersioning",
+    "s3:GetAccelerateConfiguration", "s3:GetBucketRequestPayment", "s3:GetBucketLogging",
+    "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration",
+    "s3:GetEncryptionConfiguration", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketTagging",
+    "s3:GetBucketPublicAccessBlock", "s3:GetBucketOwnershipControls",
+)  # fmt: skip
+"""What the provider reads to refresh a bucket and its configuration resources."""
+S3_BUCKET_WRITES = (
+    "s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketTagging", "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+)  # fmt: skip
+WAF_READS = ("wafv2:GetWebACL", "wafv2:ListTagsForResource", "wafv2:GetWebACLForResource")
+WAF_WRITES = (
+    "wafv2:CreateWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL", "wafv2:TagResource",
+    "wafv2:UntagResource", "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
+)  # fmt: skip
+KMS_READS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
+             "kms:ListResourceTags")  # fmt: skip
+"""The key's metadata (never a decryption)."""
+DEFAULT_SG_ADOPTION = (
+    "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:CreateTags",
+)  # fmt: skip
+"""What taking a VPC's default security group under management calls (it carries no stack tag
+until then)."""
 
 
 def deploy_permissions(
@@ -148,8 +191,12 @@ def deploy_permissions(
     state_bucket: str | None = None, own_role_arns: Sequence[str] = (),
     boundary_arn: str, pass_to_services: Sequence[str], attachable_policies: Sequence[str] = (),
     grants: Sequence[Grants] = (),
+    kms_key: bool = False, access_log_bucket: bool = False, waf: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """What ``pulumi up`` of this stack and a release need, and nothing outside this stack.
+
+    ``kms_key``, ``access_log_bucket`` and ``waf`` add what the stack's customer-managed key
+    (tag-scoped: KMS names keys by generated ids), its access log bucket and its web ACL need.
 
     Resources are named ``<prefix>`` or ``<prefix>-...``; where AWS names them by generated ids
     (EC2, Application Auto Scaling), calls are conditioned on the stack tag
@@ -181,7 +228,7 @@ def deploy_permissions(
             # See UNSCOPED_ACTIONS: AWS accepts only "*" for these.
             "Sid": "NoResourceLevelPermissions",
             "Effect": "Allow",
-            "Action": list(UNSCOPED_ACTIONS),
+            "Action": [a for a in UNSCOPED_ACTIONS if waf or a not in WAF_ONLY_UNSCOPED],
             "Resource": "*",
         },
         *[
@@ -531,6 +578,52 @@ def deploy_permissions(
             "Resource": "*",
         },
     ]
+    if kms_key:
+        key = f"{arn}:kms:{r}:key/*"
+        st += [
+            {
+                # See TAG_SCOPED_CREATES: the key is created tagged as this stack's, or not at all.
+                "Sid": "CreateKeysTaggedAsThisStack",
+                "Effect": "Allow",
+                "Action": list(TAG_SCOPED_CREATES),
+                "Resource": "*",
+                "Condition": request_tag,
+            },
+            {
+                "Sid": "TagKeysOnCreate",
+                "Effect": "Allow",
+                "Action": "kms:TagResource",
+                "Resource": key,
+                "Condition": request_tag,
+            },
+            {
+                "Sid": "ThisStacksKeys",
+                "Effect": "Allow",
+                "Action": list(KMS_KEY_ACTIONS),
+                "Resource": key,
+                "Condition": resource_tag,
+            },
+        ]
+    if access_log_bucket:
+        st.append(
+            {
+                "Sid": "ThisStacksAccessLogBucket",
+                "Effect": "Allow",
+                "Action": [*S3_BUCKET_WRITES, *S3_BUCKET_READS],
+                "Resource": f"{arn}:s3:::{log_bucket_name(prefix, account)}",
+            }
+        )
+    if waf:
+        st.append(
+            {
+                # Associating names both the web ACL and the load balancer.
+                "Sid": "ThisStacksWebAcl",
+                "Effect": "Allow",
+                "Action": [*WAF_WRITES, *WAF_READS],
+                "Resource": [*named(f"{arn}:wafv2:{r}:regional/webacl/", "/*"),
+                             f"{elb}:loadbalancer/app/{prefix}-*"],
+            }  # fmt: skip
+        )
     if own_role_arns:
         # The CI roles must not rewrite their own trust or permissions: those change only
         # through an administrator's `pulumi up`.
@@ -601,8 +694,31 @@ def split_policy(doc: Mapping[str, Any], limit: int = MANAGED_POLICY_LIMIT) -> l
     return [{"Version": "2012-10-17", "Statement": list(p)} for p in parts]
 
 
+def default_sg_permissions(*, vpc_arn: str, region: str, account: str, partition: str = "aws"
+                           ) -> dict[str, Any]:  # fmt: skip
+    """The deploy role may take the stack VPC's default security group under management.
+
+    A VPC's default group is created by AWS without the stack tag, so the tag conditions of
+    :func:`deploy_permissions` cannot reach it; ``ec2:Vpc`` names this stack's VPC instead (its
+    ARN is known only once the VPC exists, hence a policy of its own).
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AdoptThisStacksDefaultSecurityGroup",
+                "Effect": "Allow",
+                "Action": list(DEFAULT_SG_ADOPTION),
+                "Resource": f"arn:{partition}:ec2:{region}:{account}:security-group/*",
+                "Condition": {"ArnEquals": {"ec2:Vpc": vpc_arn}},
+            }
+        ],
+    }
+
+
 def preview_permissions(
-    *, partition: str = "aws", state_bucket: str | None = None, grants: Sequence[Grants] = ()
+    *, partition: str = "aws", state_bucket: str | None = None, bucket: str | None = None,
+    grants: Sequence[Grants] = (),
 ) -> dict[str, Any]:
     """Read-only: what ``pulumi preview --refresh`` and the policy check read. No secret
     values (no ``secretsmanager:GetSecretValue``, no ``ssm:GetParameter``), no writes except the
@@ -644,6 +760,9 @@ def preview_permissions(
                 "codedeploy:GetDeploymentGroup",
                 "codedeploy:GetDeploymentConfig",
                 "codedeploy:ListTagsForResource",
+                # the key's metadata and the web ACL (no decryption)
+                *KMS_READS,
+                *WAF_READS,
                 "application-autoscaling:Describe*",
                 "application-autoscaling:ListTagsForResource",
                 "iam:GetRole",
@@ -659,6 +778,15 @@ def preview_permissions(
             "Resource": "*",
         }
     ]
+    if bucket:
+        st.append(
+            {
+                "Sid": "ReadTheAccessLogBucketsConfiguration",
+                "Effect": "Allow",
+                "Action": list(S3_BUCKET_READS),
+                "Resource": f"{arn}:s3:::{bucket}",
+            }
+        )
     if state_bucket:
         st.append(
             {
@@ -700,6 +828,14 @@ class GithubOidcArgs:
     """AWS-managed policies the stack attaches (:func:`components.iam.attached_policies`)."""
     grants: Sequence[Grants] = ()
     """What the enabled optional components add (:class:`components.iam.Grants`)."""
+    vpc_arn: pulumi.Input[str] | None = None
+    """The stack's VPC: the deploy role may take its default security group under management."""
+    kms_key: bool = False
+    """The stack has its own KMS key (``observability.customer_managed_key``)."""
+    access_log_bucket: bool = False
+    """The stack has its own ALB access log bucket."""
+    waf: bool = False
+    """The stack has a WAF web ACL on its ALB (``ingress.waf``)."""
 
 
 class GithubOidc(pulumi.ComponentResource):
@@ -769,6 +905,7 @@ class GithubOidc(pulumi.ComponentResource):
                 boundary_arn=boundary_arn(args.prefix, account, partition),
                 pass_to_services=args.pass_to_services,
                 attachable_policies=args.attachable_policies, grants=args.grants,
+                kms_key=args.kms_key, access_log_bucket=args.access_log_bucket, waf=args.waf,
             )
         )  # fmt: skip
         for i, document in enumerate(documents, start=1):
@@ -786,6 +923,24 @@ class GithubOidc(pulumi.ComponentResource):
                 policy_arn=policy.arn,
                 opts=child,
             )
+        if args.vpc_arn is not None:
+            vpc_policy = aws.iam.Policy(
+                f"{name}-github-deploy-vpc",
+                name=f"{deploy_name}-vpc",
+                description=f"GitHub Actions deploys of {args.stack}: this stack's VPC",
+                policy=pulumi.Output.from_input(args.vpc_arn).apply(
+                    lambda vpc: json.dumps(default_sg_permissions(
+                        vpc_arn=vpc, region=args.region, account=account, partition=partition))
+                ),  # fmt: skip
+                tags=tags,
+                opts=child,
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{name}-github-deploy-vpc-attachment",
+                role=deploy.name,
+                policy_arn=vpc_policy.arn,
+                opts=child,
+            )
         self.deploy_role_arn = deploy.arn
         self.preview_role_arn = None
         if gh.preview_role:
@@ -801,8 +956,11 @@ class GithubOidc(pulumi.ComponentResource):
                     aws.iam.RoleInlinePolicyArgs(
                         name="preview",
                         policy=json.dumps(
-                            preview_permissions(partition=partition, state_bucket=gh.state_bucket,
-                                                grants=args.grants)
+                            preview_permissions(
+                                partition=partition, state_bucket=gh.state_bucket,
+                                bucket=log_bucket_name(args.prefix, account)
+                                if args.access_log_bucket else None, grants=args.grants,
+                            )  # fmt: skip
                         ),
                     )
                 ],

@@ -150,10 +150,16 @@ def boundary_policy(
                 "elasticloadbalancing:DescribeTargetHealth",
                 "elasticloadbalancing:DescribeListeners",
                 "elasticloadbalancing:DescribeRules",
-                "cloudwatch:DescribeAlarms",
                 "logs:DescribeLogGroups",
             ],
             "Resource": "*",
+        },
+        {
+            # CodeDeploy and ECS blue/green read the alarms a deployment waits on, by name.
+            "Sid": "ReadThisStacksAlarms",
+            "Effect": "Allow",
+            "Action": "cloudwatch:DescribeAlarms",
+            "Resource": f"{arn}:cloudwatch:{r}:alarm:{prefix}-*",
         },
         {
             "Sid": "PullThisStacksImages",

@@ -70,6 +70,8 @@ class NetworkArgs:
     """AZ names to use; looked up from the region when not given."""
     permissions_boundary: pulumi.Input[str] | None = None
     """The stack's permissions boundary (``PermissionsBoundary.arn``): every role here carries it."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The stack's customer-managed key for the flow log group (``None``: AWS-managed)."""
 
 
 class Network(pulumi.ComponentResource):
@@ -77,6 +79,8 @@ class Network(pulumi.ComponentResource):
 
     vpc_id: pulumi.Output[str]
     """The VPC."""
+    vpc_arn: pulumi.Output[str]
+    """Its ARN (the deploy role may adopt only this VPC's default security group)."""
     public_subnet_ids: pulumi.Output[list[str]]
     """One public subnet per AZ (the ALB lives here)."""
     private_subnet_ids: pulumi.Output[list[str]]
@@ -114,6 +118,14 @@ class Network(pulumi.ComponentResource):
             enable_dns_hostnames=True,
             enable_dns_support=True,
             tags={**tags, "Name": f"{args.prefix}-vpc"},
+            opts=child,
+        )
+        # The VPC's default security group, taken under management with no rules at all: nothing
+        # may use it by accident (CIS AWS Foundations 5.4; every group here is explicit).
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc.id,
+            tags={**tags, "Name": f"{args.prefix}-default-unused"},
             opts=child,
         )
         igw = aws.ec2.InternetGateway(
@@ -278,6 +290,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-flow-logs",
                 name=f"/deplight/{args.prefix}/vpc-flow-logs",
                 retention_in_days=s.flow_logs_retention_days,
+                kms_key_id=args.kms_key_arn,
                 tags=tags,
                 opts=child,
             )
@@ -324,6 +337,7 @@ class Network(pulumi.ComponentResource):
             )
 
         self.vpc_id = vpc.id
+        self.vpc_arn = vpc.arn
         self.public_subnet_ids = pulumi.Output.all(*[s_.id for s_ in public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s_.id for s_ in private_subnets])
         self.alb_security_group_id = alb_sg.id
@@ -331,6 +345,7 @@ class Network(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
+                "vpc_arn": self.vpc_arn,
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
                 "alb_security_group_id": self.alb_security_group_id,

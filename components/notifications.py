@@ -6,8 +6,9 @@ release commands publish their start and outcome there as Chatbot custom notific
 in the same channel with no webhook code for alarms.
 
 What Chatbot may do is bounded three times:
-- its *channel role* can read CloudWatch alarms and metrics (to render alarm charts) and nothing
-  else, and like every service role of the stack it carries the permissions boundary;
+- its *channel role* can read this stack's CloudWatch alarms and the metrics behind them (to
+  render alarm charts) and nothing else, and like every service role of the stack it carries the
+  permissions boundary;
 - the *guardrail* caps what anyone in the channel can run through Chatbot, whatever their own
   role: AWS's managed ``CloudWatchReadOnlyAccess``. Without an explicit guardrail, AWS applies
   ``AdministratorAccess``: the stack always sets one. (An AWS-managed policy, because CI may
@@ -30,12 +31,23 @@ from components.settings import NotificationSettings
 CHATBOT = "chatbot.amazonaws.com"
 GUARDRAIL = "CloudWatchReadOnlyAccess"
 """AWS-managed policy that caps what the Slack channel can run: read CloudWatch."""
-CHATBOT_READ_ACTIONS = (
-    "cloudwatch:Describe*",
-    "cloudwatch:Get*",
-    "cloudwatch:List*",
-)
-"""What Chatbot needs to render an alarm notification: read CloudWatch, nothing more."""
+ALARM_READS = ("cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory")
+"""Read this stack's alarms (scoped to their names, CKV_AWS_355)."""
+METRIC_READS = ("cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics",
+                "cloudwatch:ListMetrics")  # fmt: skip
+"""Read metrics for the charts: CloudWatch offers no resource-level control for these."""
+
+
+def chatbot_statements(scope: Scope) -> list[dict[str, Any]]:
+    """What Chatbot's channel role may do (and so what the boundary allows it): read this stack's
+    alarms and the metrics to chart them, nothing more."""
+    alarms = f"{scope.arn}:cloudwatch:{scope.region}:{scope.account}:alarm:{scope.prefix}-*"
+    return [
+        {"Sid": "ChatbotReadsThisStacksAlarms", "Effect": "Allow", "Action": list(ALARM_READS),
+         "Resource": alarms},
+        {"Sid": "ChatbotReadsMetrics", "Effect": "Allow", "Action": list(METRIC_READS),
+         "Resource": "*"},
+    ]  # fmt: skip
 
 
 def configuration_name(prefix: str) -> str:
@@ -68,28 +80,15 @@ def _deploy_statements(scope: Scope) -> list[dict[str, Any]]:
     ]
 
 
-def _boundary_statements(_scope: Scope) -> list[dict[str, Any]]:
-    return [{"Sid": "ChatbotReadsCloudWatch", "Effect": "Allow",
-             "Action": list(CHATBOT_READ_ACTIONS), "Resource": "*"}]  # fmt: skip
-
-
 GRANTS = Grants(
     deploy=_deploy_statements,
-    boundary=_boundary_statements,
+    boundary=chatbot_statements,
     pass_to_services=(CHATBOT,),
     preview_reads=("chatbot:DescribeSlackChannelConfigurations", "chatbot:ListTagsForResource"),
 )
 """What the Notifications component adds to the CI roles and the boundary (when Slack is on)."""
 
 
-def read_only_policy() -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ReadAlarmsAndMetrics", "Effect": "Allow",
-             "Action": list(CHATBOT_READ_ACTIONS), "Resource": "*"},
-        ],
-    })  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +101,8 @@ class NotificationsArgs:
     """Slack workspace and channel, logging level."""
     alert_topic_arn: pulumi.Input[str]
     """The stack's alert topic (alarms and release messages)."""
+    region: str = "us-east-1"
+    """Region of the stack's alarms."""
     permissions_boundary: pulumi.Input[str] | None = None
     """The stack's permissions boundary: the channel role carries it."""
 
@@ -132,9 +133,13 @@ class Notifications(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        account = aws.get_caller_identity().account_id
+        scope = Scope(args.prefix, args.region, account, partition)
         aws.iam.RolePolicy(
-            f"{name}-chatbot-read", role=role.id, policy=read_only_policy(), opts=child
-        )
+            f"{name}-chatbot-read", role=role.id,
+            policy=json.dumps({"Version": "2012-10-17", "Statement": chatbot_statements(scope)}),
+            opts=child,
+        )  # fmt: skip
         guardrail = f"arn:{partition}:iam::aws:policy/{GUARDRAIL}"
         channel = aws.chatbot.SlackChannelConfiguration(
             f"{name}-slack",

@@ -51,6 +51,8 @@ class ServiceLogsArgs:
     """Name prefix (``<service>-<stack>``)."""
     observability: ObservabilitySettings
     """Retention and the optional KMS key."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The stack's customer-managed key (``observability.log_kms_key_arn`` takes precedence)."""
 
 
 class ServiceLogs(pulumi.ComponentResource):
@@ -69,7 +71,7 @@ class ServiceLogs(pulumi.ComponentResource):
             f"{name}-logs",
             name=log_group_name(args.prefix),
             retention_in_days=args.observability.log_retention_days,
-            kms_key_id=args.observability.log_kms_key_arn,
+            kms_key_id=args.observability.log_kms_key_arn or args.kms_key_arn,
             tags=stack_tags(args.prefix),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -221,6 +223,9 @@ class ObservabilityArgs:
     """Refuse to delete the audit table (it is the second copy of the release log)."""
     extra_widgets: Sequence[Mapping[str, Any]] = ()
     """More dashboard widgets (the data tier's), appended after the service's rows."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The stack's customer-managed key for the alert topic and the audit table (``None``:
+    AWS-managed keys)."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -267,8 +272,10 @@ class Observability(pulumi.ComponentResource):
             topic = aws.sns.Topic(
                 f"{name}-alerts",
                 name=f"{args.prefix}-alerts",
-                # AWS-managed key: encrypted at rest without a key policy to maintain.
-                kms_master_key_id="alias/aws/sns",
+                # The stack's key (its policy lets CloudWatch alarms publish), else AWS's.
+                kms_master_key_id=args.kms_key_arn
+                if args.kms_key_arn is not None
+                else "alias/aws/sns",
                 tags=tags,
                 opts=child,
             )
@@ -520,7 +527,9 @@ class Observability(pulumi.ComponentResource):
                 )
             ],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=args.kms_key_arn
+            ),
             deletion_protection_enabled=args.audit_table_deletion_protection,
             tags=tags,
             opts=child,

@@ -89,6 +89,7 @@ def handler_policy(
     *, partition: str, region: str, account: str, stack: str, audit_table_arn: str,
     log_group_arn: str, secret: str, strategy: Strategy, codedeploy_application: str | None,
     codedeploy_group: str | None, cluster: str, service: str | None, alarm_names: Sequence[str],
+    kms_key_arn: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """What the handler does, scoped to this stack's ARNs; no statement uses ``Resource: *``.
 
@@ -126,6 +127,15 @@ def handler_policy(
             "Resource": f"{log_group_arn}:*",
         },
     ]
+    if kms_key_arn:
+        statements.append({
+            # The audit table is encrypted with the stack's own key (production).
+            "Sid": "UseTheStackKeyThroughDynamoDB",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": kms_key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+        })  # fmt: skip
     if alarm_names:
         statements.append({
             "Sid": "ReadTheRollbackAlarms",
@@ -221,6 +231,9 @@ class ReleaseApiArgs:
     """ECS service (``None`` before the first release)."""
     rollback_alarm_names: pulumi.Input[Sequence[str]]
     """The alarms that stop a release: their states are shown with the deployment."""
+    audit_kms_key_arn: pulumi.Input[str] | None = None
+    """The stack's customer-managed key of the audit table (production), which the Lambda then
+    uses through DynamoDB."""
 
 
 class ReleaseApi(pulumi.ComponentResource):
@@ -278,12 +291,13 @@ class ReleaseApi(pulumi.ComponentResource):
                         args.audit_table_arn, logs.arn, args.codedeploy_application if codedeploy
                         else None, args.codedeploy_group if codedeploy else None,
                         args.cluster_name, args.service_name, args.rollback_alarm_names,
+                        args.audit_kms_key_arn,
                     ).apply(lambda v: json.dumps(handler_policy(
                         partition=partition, region=args.region, account=account,
                         stack=args.stack, audit_table_arn=v[0], log_group_arn=v[1],
                         secret=s.github_token_secret or "", strategy=args.strategy,
                         codedeploy_application=v[2], codedeploy_group=v[3], cluster=v[4],
-                        service=v[5], alarm_names=list(v[6] or []),
+                        service=v[5], alarm_names=list(v[6] or []), kms_key_arn=v[7],
                     ))),
                 )
             ],  # fmt: skip

@@ -109,7 +109,8 @@ class Tier(enum.StrEnum):
     DEVELOPMENT = "development"
     """Small and cheap: 1 task, 2 AZs, one NAT gateway, 7 days of logs, relaxed policies."""
     PRODUCTION = "production"
-    """Highly available: 3+ tasks over 3 AZs, NAT per AZ, deletion protection, 30+ days of logs."""
+    """Highly available: 3+ tasks over 3 AZs, NAT per AZ, deletion protection, a year of logs
+    encrypted with the stack's own KMS key, ALB access logs, WAF, read-only root filesystem."""
 
 
 class NatStrategy(enum.StrEnum):
@@ -217,6 +218,9 @@ class ServiceSettings:
     """Release images the ECR lifecycle policy keeps (the rollback window)."""
     ecr_immutable_tags: bool = True
     """Refuse to overwrite an existing tag in ECR."""
+    readonly_root_filesystem: bool = False
+    """Run the app container with a read-only root filesystem; ``/tmp`` stays writable (a task
+    volume). Production default on; turn it off only for an image that writes elsewhere."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -289,8 +293,19 @@ class IngressSettings:
     """CIDRs that may reach the test listener; empty means nobody from outside the VPC."""
     deletion_protection: bool = True
     """ALB deletion protection."""
+    access_logs: bool = False
+    """Write ALB access logs to S3. Without ``access_logs_bucket`` the stack creates its own log
+    bucket (SSE-S3, lifecycle, public access blocked, the ELB log-delivery policy)."""
     access_logs_bucket: str | None = None
-    """S3 bucket for ALB access logs (optional)."""
+    """An existing S3 bucket for ALB access logs instead of the stack's own (implies
+    ``access_logs``; its policy must already admit ELB log delivery)."""
+    access_logs_retention_days: int = 90
+    """Days the stack's own log bucket keeps access logs before they expire (1-3650)."""
+    waf: bool = False
+    """Put a WAFv2 web ACL in front of the internet-facing ALB: AWS managed rule groups (common
+    rule set, known bad inputs, IP reputation) and a rate-based rule. Production default on."""
+    waf_rate_limit: int = 2000
+    """Requests one client IP may send in any 5 minutes before the rate-based rule blocks it."""
     domain: str | None = None
     """DNS name of the service (``api.example.com``), with ``hosted_zone_id``: an alias record
     for the ALB and, unless ``certificate_arn`` is set, an ACM certificate validated in Route 53."""
@@ -310,7 +325,11 @@ class ObservabilitySettings:
     log_retention_days: int = 30
     """Retention of the service log group."""
     log_kms_key_arn: str | None = None
-    """KMS key for the log group (optional)."""
+    """An existing KMS key for the service log group instead of the stack's own key (optional)."""
+    customer_managed_key: bool = False
+    """Create one customer-managed KMS key for the stack (yearly rotation) and encrypt the log
+    groups, ECR, the audit table and the alert topic with it. Production default on; off, they
+    use AWS-managed keys."""
     xray_sampling_rate: float = 0.05
     """Fraction of requests traced (0-1)."""
     alarm_5xx_rate_percent: float = 1.0
@@ -589,29 +608,34 @@ TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
     Tier.DEVELOPMENT: {
         "service": {
             "cpu": 256, "memory": 512, "desired_count": 1, "min_count": 1, "max_count": 2,
-            "ecr_keep_images": 20, "ecr_immutable_tags": False,
+            "ecr_keep_images": 20, "ecr_immutable_tags": False, "readonly_root_filesystem": False,
         },
         "network": {"az_count": 2, "nat": "single", "flow_logs": False},
         "deploy": {"strategy": "rolling", "traffic": "all_at_once", "blue_termination_minutes": 5},
-        "ingress": {"deletion_protection": False},
+        "ingress": {"deletion_protection": False, "access_logs": False, "waf": False},
         "observability": {
             "log_retention_days": 7, "xray_sampling_rate": 0.1, "audit_deletion_protection": False,
+            "customer_managed_key": False,
         },
     },
     Tier.PRODUCTION: {
         "service": {
             "cpu": 1024, "memory": 2048, "desired_count": 3, "min_count": 3, "max_count": 10,
-            "ecr_keep_images": 50, "ecr_immutable_tags": True,
+            "ecr_keep_images": 50, "ecr_immutable_tags": True, "readonly_root_filesystem": True,
         },
+        # One year of logs (CKV_AWS_338): incident and audit look-backs reach past a quarter, and
+        # the README's configuration table gives the cost trade-off.
         "network": {
-            "az_count": 3, "nat": "per_az", "flow_logs": True, "flow_logs_retention_days": 30,
+            "az_count": 3, "nat": "per_az", "flow_logs": True, "flow_logs_retention_days": 365,
         },
         "deploy": {
             "strategy": "codedeploy", "traffic": "canary", "percent": 10, "interval_minutes": 5,
             "blue_termination_minutes": 60,
         },
-        "ingress": {"deletion_protection": True},
-        "observability": {"log_retention_days": 30, "xray_sampling_rate": 0.05},
+        "ingress": {"deletion_protection": True, "access_logs": True, "waf": True},
+        "observability": {
+            "log_retention_days": 365, "xray_sampling_rate": 0.05, "customer_managed_key": True,
+        },
     },
 }  # fmt: skip
 
@@ -1069,6 +1093,7 @@ def parse_settings(
         sv.values["health_check"] = health_check
     sv.int_("ecr_keep_images", lo=1, hi=1000)
     sv.bool_("ecr_immutable_tags")
+    sv.bool_("readonly_root_filesystem")
     cpu, mem = sv.values.get("cpu"), sv.values.get("memory")
     if cpu is not None and mem is not None and mem not in FARGATE_SIZES[cpu]:
         allowed = FARGATE_SIZES[cpu]
@@ -1134,12 +1159,17 @@ def parse_settings(
     ig.int_("test_port", check=_port)
     ig.str_list("test_cidrs", _public_or_private_cidr)
     ig.bool_("deletion_protection")
+    ig.bool_("access_logs")
     ig.str_("access_logs_bucket", S3_BUCKET_RE, "an S3 bucket name", optional=True)
     ig.str_("domain", DOMAIN_RE, "a lowercase DNS name such as api.example.com", optional=True)
     ig.str_("hosted_zone_id", HOSTED_ZONE_RE, "a Route 53 hosted zone id (Z...)", optional=True)
     for have, need in (("domain", "hosted_zone_id"), ("hosted_zone_id", "domain")):
         if ig.values.get(have) and not ig.raw.get(need):
             ig.error(need, f"a value when ingress.{have} is set (both or neither)", None)
+    ig.int_("access_logs_retention_days", lo=1, hi=3650)
+    ig.bool_("waf")
+    # WAF's limits for a rate-based rule over the default 5-minute window.
+    ig.int_("waf_rate_limit", lo=10, hi=2_000_000_000)
     port = ig.values.get("test_port")
     if port is not None:
         taken = {80: "the HTTP listener", 443: "the HTTPS listener"}
@@ -1160,6 +1190,7 @@ def parse_settings(
     ob.str_("alert_email", EMAIL_RE, "an e-mail address", optional=True)
     ob.str_("alert_sns_topic_arn", SNS_ARN_RE, "an SNS topic ARN", optional=True)
     ob.bool_("audit_deletion_protection")
+    ob.bool_("customer_managed_key")
 
     gh = _Reader(errors, "github", raw.get("github"), {}, GithubSettings)
     for required, what in (

@@ -126,40 +126,50 @@ def analyzer(policies_dir: Path = POLICIES_DIR) -> Iterator[analyzer_pb2_grpc.An
 def evaluate_grpc(run: ProgramRun, config: Mapping[str, Any],
                   policies_dir: Path = POLICIES_DIR) -> list[Violation]:  # fmt: skip
     """Every violation the pack reports for ``run``, over the analyzer protocol."""
+    with analyzer(policies_dir) as stub:
+        configure(stub, config)
+        return analyze(stub, run)
+
+
+def configure(stub: analyzer_pb2_grpc.AnalyzerStub, config: Mapping[str, Any]) -> None:
+    """Sends a stack's policy config (``policies/config/<stack>.json``) to a running pack."""
+    policy_config = {}
+    for name, entry in config.items():
+        level, props = split_config(entry)
+        policy_config[name] = analyzer_pb2.PolicyConfig(
+            enforcementLevel=LEVELS[level] if level else LEVELS["mandatory"],
+            properties=_struct(props),
+        )
+    if policy_config:
+        stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=policy_config))
+
+
+def analyze(stub: analyzer_pb2_grpc.AnalyzerStub, run: ProgramRun) -> list[Violation]:
+    """One ``Analyze`` per resource and one ``AnalyzeStack`` for ``run``, on a configured pack."""
     custom = [r for r in run.resources if r.custom]
     by_urn = {r.urn: r for r in custom}
     out: list[Violation] = []
-    with analyzer(policies_dir) as stub:
-        policy_config = {}
-        for name, entry in config.items():
-            level, props = split_config(entry)
-            policy_config[name] = analyzer_pb2.PolicyConfig(
-                enforcementLevel=LEVELS[level] if level else LEVELS["mandatory"],
-                properties=_struct(props),
-            )
-        if policy_config:
-            stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=policy_config))
 
-        def collect(diags: Sequence[Any], default: Registered | None) -> None:
-            for d in diags:
-                res = by_urn.get(d.urn) or default
-                out.append(Violation(
-                    policy=d.policyName, level=LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
-                    message=d.message, resource=res.name if res else "(stack)",
-                    type=res.type if res else "pulumi:pulumi:Stack", urn=res.urn if res else "",
-                ))  # fmt: skip
-
-        for r in custom:
-            response = stub.Analyze(analyzer_pb2.AnalyzeRequest(
-                type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name,
+    def collect(diags: Sequence[Any], default: Registered | None) -> None:
+        for d in diags:
+            res = by_urn.get(d.urn) or default
+            out.append(Violation(
+                policy=d.policyName, level=LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
+                message=d.message, resource=res.name if res else "(stack)",
+                type=res.type if res else "pulumi:pulumi:Stack", urn=res.urn if res else "",
             ))  # fmt: skip
-            collect(response.diagnostics, r)
-        response = stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[
-            analyzer_pb2.AnalyzerResource(type=r.type, properties=_struct(r.outputs), urn=r.urn,
-                                          name=r.name, parent=r.parent)
-            for r in custom
-        ]))  # fmt: skip
-        collect(response.diagnostics, None)
+
+    for r in custom:
+        response = stub.Analyze(analyzer_pb2.AnalyzeRequest(
+            type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name,
+        ))  # fmt: skip
+        collect(response.diagnostics, r)
+    response = stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[
+        analyzer_pb2.AnalyzerResource(type=r.type, properties=_struct(r.outputs), urn=r.urn,
+                                      name=r.name, parent=r.parent)
+        for r in custom
+    ]))  # fmt: skip
+    collect(response.diagnostics, None)
     return out
 
 

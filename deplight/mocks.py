@@ -148,7 +148,8 @@ class RealisticMocks(pulumi.runtime.Mocks):
         elif typ == "aws:ec2/subnet:Subnet":
             rid = self._gen(f"subnet-{hex17}", f"id of {name}")
             arn = f"arn:aws:ec2:{region}:{acct}:subnet/{rid}"
-        elif typ == "aws:ec2/securityGroup:SecurityGroup":
+        elif typ in ("aws:ec2/securityGroup:SecurityGroup",
+                     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"):  # fmt: skip
             rid = self._gen(f"sg-{hex17}", f"id of {name}")
             arn = f"arn:aws:ec2:{region}:{acct}:security-group/{rid}"
             state.setdefault("ingress", [])
@@ -260,6 +261,20 @@ class RealisticMocks(pulumi.runtime.Mocks):
             rule = inputs.get("ruleName", phys)
             arn = f"arn:aws:xray:{region}:{acct}:sampling-rule/{rule}"
             rid = rule
+        elif typ == "aws:kms/key:Key":
+            key_id = self._gen(
+                f"{_hex(seed, 8)}-{_hex(seed, 4)}-{_hex(seed + '1', 4)}-{_hex(seed + '2', 4)}-"
+                f"{_hex(seed + '3', 12)}", f"key id of {name}")  # fmt: skip
+            arn = f"arn:aws:kms:{region}:{acct}:key/{key_id}"
+            rid = key_id
+            state["keyId"] = key_id
+        elif typ == "aws:wafv2/webAcl:WebAcl":
+            acl_id = f"{_hex(seed, 8)}-{_hex(seed, 4)}-{_hex(seed + '1', 4)}-{_hex(seed + '2', 12)}"
+            scope = "regional" if inputs.get("scope", "REGIONAL") == "REGIONAL" else "global"
+            arn = f"arn:aws:wafv2:{region}:{acct}:{scope}/webacl/{phys}/{acl_id}"
+            rid = self._gen(acl_id, f"id of {name}")
+        elif typ == "aws:wafv2/webAclAssociation:WebAclAssociation":
+            rid = f"{inputs.get('webAclArn')},{inputs.get('resourceArn')}"
         elif typ == "aws:s3/bucket:Bucket" or typ == "aws:s3/bucketV2:BucketV2":
             bucket = inputs.get("bucket", phys)
             arn = f"arn:aws:s3:::{bucket}"
@@ -291,6 +306,11 @@ class RealisticMocks(pulumi.runtime.Mocks):
             rid = f"{inputs.get('zoneId', 'Z0')}_{record}_{inputs.get('type', 'A')}"
             state["fqdn"] = record.rstrip(".")
             arn = rid
+        elif typ.startswith("aws:s3/bucket") and "bucket" in inputs:
+            # A bucket's configuration resources have no ARN of their own: IAM authorizes their
+            # calls on the bucket, so they stand for it here.
+            arn = f"arn:aws:s3:::{inputs['bucket']}"
+            rid = str(inputs["bucket"])
         elif typ.startswith("aws:appautoscaling/"):
             rid = inputs.get("resourceId", phys)
             arn = (

@@ -25,6 +25,14 @@ from components.domain import (
 )
 from components.domain import grants as domain_grants
 from components.ecs_service import EcsService, EcsServiceArgs
+from components.edge import (
+    ACCESS_LOG_PREFIX,
+    AccessLogs,
+    AccessLogsArgs,
+    WebFirewall,
+    WebFirewallArgs,
+)
+from components.encryption import StackKey, StackKeyArgs
 from components.github_oidc import GithubOidc, GithubOidcArgs
 from components.iam import (
     PermissionsBoundary,
@@ -83,6 +91,13 @@ def run() -> Deployment:
         pulumi.log.warn(warning)
 
     prefix = settings.prefix
+    # Production: one customer-managed key for the stack's logs, ECR, audit table and alert topic.
+    stack_key = (
+        StackKey(prefix, StackKeyArgs(prefix=prefix, region=settings.region))
+        if settings.observability.customer_managed_key
+        else None
+    )
+    kms_key_arn = stack_key.arn if stack_key else None
     # What the enabled optional components add to the boundary and the CI roles.
     grants = [NOTIFICATION_GRANTS] if settings.notifications.slack else []
     if settings.release_api.enabled:
@@ -113,6 +128,7 @@ def run() -> Deployment:
             test_cidrs=settings.ingress.test_cidrs,
             permissions_boundary=boundary.arn,
             availability_zones=azs,
+            kms_key_arn=kms_key_arn,
         ),
     )
     data = (
@@ -130,8 +146,15 @@ def run() -> Deployment:
         if settings.data.enabled
         else None
     )
-    logs = ServiceLogs(prefix, ServiceLogsArgs(prefix=prefix, observability=settings.observability))
+    logs = ServiceLogs(prefix, ServiceLogsArgs(prefix=prefix, observability=settings.observability,
+                                               kms_key_arn=kms_key_arn))  # fmt: skip
     ig = settings.ingress
+    access_logs = (
+        AccessLogs(prefix, AccessLogsArgs(prefix=prefix, region=settings.region,
+                                          retention_days=ig.access_logs_retention_days))  # fmt: skip
+        if ig.access_logs and not ig.access_logs_bucket
+        else None
+    )
     certificate = None
     if ig.domain and ig.hosted_zone_id and not ig.certificate_arn:
         certificate = DomainCertificate(
@@ -165,8 +188,15 @@ def run() -> Deployment:
             extra_environment=data.task_environment if data else None,
             extra_secrets=data.task_secrets if data else None,
             secrets_kms_key_arn=settings.data.kms_key_arn if data else None,
+            access_logs_bucket=access_logs.bucket if access_logs else ig.access_logs_bucket,
+            access_logs_prefix=ACCESS_LOG_PREFIX if access_logs else prefix,
+            access_logs_ready=access_logs.ready if access_logs else (),
+            kms_key_arn=kms_key_arn,
         ),
     )
+    if ig.waf:
+        WebFirewall(prefix, WebFirewallArgs(prefix=prefix, alb_arn=service.alb_arn,
+                                            rate_limit=ig.waf_rate_limit))  # fmt: skip
     service_url: pulumi.Input[str] = service.service_url
     if ig.domain and ig.hosted_zone_id:
         DomainAlias(prefix, DomainAliasArgs(
@@ -188,6 +218,7 @@ def run() -> Deployment:
             audit_table_deletion_protection=settings.observability.audit_deletion_protection,
             extra_widgets=dashboard_widgets(region=settings.region, prefix=prefix,
                                             data=settings.data),
+            kms_key_arn=kms_key_arn,
         ),
     )
     if data is not None:
@@ -245,6 +276,10 @@ def run() -> Deployment:
             + tuple(s for g in grants for s in g.pass_to_services),
             attachable_policies=attached_policies(settings.deploy.strategy),
             grants=grants,
+            vpc_arn=network.vpc_arn,
+            kms_key=stack_key is not None,
+            access_log_bucket=access_logs is not None,
+            waf=ig.waf,
             ),
     )
     release_api = None
@@ -255,7 +290,8 @@ def run() -> Deployment:
                 prefix=prefix, stack=settings.stack, tier=settings.tier, region=settings.region,
                 settings=settings.release_api, repository=settings.github.repository,
                 log_retention_days=settings.observability.log_retention_days,
-                log_kms_key_arn=settings.observability.log_kms_key_arn,
+                log_kms_key_arn=settings.observability.log_kms_key_arn or kms_key_arn,
+                audit_kms_key_arn=kms_key_arn,
                 audit_table_name=observability.audit_table_name,
                 audit_table_arn=observability.audit_table_arn, strategy=settings.deploy.strategy,
                 codedeploy_application=bluegreen.application_name if bluegreen else None,
@@ -275,6 +311,7 @@ def run() -> Deployment:
                 notifications=settings.notifications,
                 alert_topic_arn=observability.alert_topic_arn,
                 permissions_boundary=boundary.arn,
+                region=settings.region,
             ),
         )
         pulumi.export(keys.CHATBOT_CONFIGURATION_ARN, chat.channel_configuration_arn)

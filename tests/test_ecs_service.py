@@ -128,7 +128,13 @@ def test_ecr_repository(stack: str) -> None:
     assert repo.inputs["imageScanningConfiguration"]["scanOnPush"] is True
     expected = "IMMUTABLE" if run.settings.service.ecr_immutable_tags else "MUTABLE"
     assert repo.inputs["imageTagMutability"] == expected
-    assert repo.inputs["encryptionConfigurations"][0]["encryptionType"] == "AES256"
+    encryption = repo.inputs["encryptionConfigurations"][0]
+    if run.settings.observability.customer_managed_key:  # production: the stack's own key
+        key = run.one("aws:kms/key:Key")
+        assert encryption == {"encryptionType": "KMS", "kmsKey": key.outputs["arn"]}
+    else:
+        assert encryption["encryptionType"] == "AES256"
+    assert (stack == "prod") == run.settings.observability.customer_managed_key
     policy = json.loads(run.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])
     assert policy == lifecycle_policy(run.settings.service.ecr_keep_images)
     assert stack != "prod" or expected == "IMMUTABLE"

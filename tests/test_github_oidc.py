@@ -11,6 +11,7 @@ import pytest
 from components.github_oidc import (
     AUDIENCE,
     GITHUB_OIDC_HOST,
+    KMS_READS,
     MANAGED_POLICY_LIMIT,
     deploy_permissions,
     policy_size,
@@ -167,7 +168,11 @@ def test_preview_role_cannot_write_or_read_secrets() -> None:
             assert a in ("s3:PutObject", "s3:DeleteObject"), a
     lock = next(st for st in doc["Statement"] if st["Sid"] == "TakeThePulumiLock")
     assert lock["Resource"] == "arn:aws:s3:::state-bucket/.pulumi/locks/*"
-    assert not any(a.startswith(("secretsmanager:", "ssm:", "kms:")) for a in actions)
+    assert not any(a.startswith(("secretsmanager:", "ssm:")) for a in actions)
+    # KMS: the stack key's metadata for a refresh, never a decryption or a data key
+    assert {a for a in actions if a.startswith("kms:")} == set(KMS_READS)
+    assert not any(a.startswith(("kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncrypt"))
+                   for a in actions)  # fmt: skip
 
 
 def test_deploy_policy_fits_the_managed_policy_limits() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pulumi_aws
@@ -23,7 +23,14 @@ import pytest
 from cloudsplaining.command.scan_policy_file import scan_policy
 from policy_sentry.querying.actions import get_action_data
 
-from components.github_oidc import UNSCOPED_ACTIONS
+from components.github_oidc import (
+    DEFAULT_SG_ADOPTION,
+    KMS_READS,
+    S3_BUCKET_READS,
+    TAG_SCOPED_CREATES,
+    UNSCOPED_ACTIONS,
+    WAF_READS,
+)
 from components.iam import (
     CODEDEPLOY,
     ECS,
@@ -270,11 +277,92 @@ def _flow_log(c: Ctx) -> Phases:
             "delete": [c.ec2_own("ec2:DeleteFlowLogs", "vpc-flow-log")]}  # fmt: skip
 
 
+def _key_calls(c: Ctx, *actions: str) -> list[Call]:
+    """Calls ECR and DynamoDB make on the stack's key on the caller's behalf (KMS encryption)."""
+    key = [r for r in c.run.of_type("aws:kms/key:Key")]
+    return [[Request(a, str(key[0].outputs["arn"]), c.existing(key[0]))] for a in actions] if (
+        key) else []  # fmt: skip
+
+
+def _kms_key(c: Ctx) -> Phases:
+    own = {a: c.arn(a, **c.existing()) for a in (
+        "kms:EnableKeyRotation", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
+        "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:UpdateKeyDescription", "kms:TagResource",
+        "kms:UntagResource", "kms:ScheduleKeyDeletion")}  # fmt: skip
+    return {"create": [[Request("kms:CreateKey", "*", c.new())], c.arn("kms:TagResource", **c.new()),
+                       *(own[a] for a in ("kms:EnableKeyRotation", "kms:DescribeKey",
+                                          "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
+                                          "kms:ListResourceTags"))],
+            "update": [own[a] for a in ("kms:PutKeyPolicy", "kms:EnableKeyRotation",
+                                        "kms:UpdateKeyDescription", "kms:TagResource",
+                                        "kms:UntagResource")],
+            "delete": [own["kms:ScheduleKeyDeletion"]]}  # fmt: skip
+
+
+def _bucket_arn(c: Ctx) -> str:
+    return f"arn:aws:s3:::{c.res.inputs['bucket']}"
+
+
+def _bucket(c: Ctx) -> Phases:
+    reads = [c.arn(a, _bucket_arn(c)) for a in S3_BUCKET_READS]
+    return {"create": [c.arn("s3:CreateBucket", _bucket_arn(c)),
+                       c.arn("s3:PutBucketTagging", _bucket_arn(c)), *reads],
+            "update": [c.arn("s3:PutBucketTagging", _bucket_arn(c)), *reads],
+            "delete": [c.arn("s3:DeleteBucket", _bucket_arn(c))]}  # fmt: skip
+
+
+def _bucket_config(put: str, get: str, delete: str | None = None) -> Callable[[Ctx], Phases]:
+    """A bucket configuration resource: put to create and update, its delete call (S3's delete
+    APIs for these are authorized as the put action, except the bucket policy's)."""
+
+    def phases(c: Ctx) -> Phases:
+        return {"create": [c.arn(put, _bucket_arn(c)), c.arn(get, _bucket_arn(c))],
+                "update": [c.arn(put, _bucket_arn(c))],
+                "delete": [c.arn(delete or put, _bucket_arn(c))]}  # fmt: skip
+
+    return phases
+
+
+def _web_acl(c: Ctx) -> Phases:
+    return {"create": [c.arn("wafv2:CreateWebACL"), c.arn("wafv2:TagResource"),
+                       c.arn("wafv2:GetWebACL"), c.arn("wafv2:ListTagsForResource")],
+            "update": [c.arn("wafv2:UpdateWebACL"), c.arn("wafv2:UntagResource")],
+            "delete": [c.arn("wafv2:DeleteWebACL")]}  # fmt: skip
+
+
+def _web_acl_association(c: Ctx) -> Phases:
+    acl, lb = str(c.res.inputs["webAclArn"]), str(c.res.inputs["resourceArn"])
+
+    def both(action: str) -> Call:
+        return [Request(action, acl), Request(action, lb)]
+
+    set_acl = [Request("elasticloadbalancing:SetWebACL", "*")]
+    return {"create": [both("wafv2:AssociateWebACL"), set_acl,
+                       [Request("wafv2:GetWebACLForResource", lb)]],
+            "update": [],
+            "delete": [both("wafv2:DisassociateWebACL"), set_acl]}  # fmt: skip
+
+
+def _default_sg(c: Ctx) -> Phases:
+    """Adopting the VPC's default group: it carries no stack tag until the adoption tags it."""
+    vpc = c.by_id(c.res.inputs["vpcId"])
+    in_vpc = {"ec2:Vpc": str(vpc.outputs["arn"])}
+    arn = c.ec2("security-group", c.res.id)
+    return {"create": [[Request("ec2:DescribeSecurityGroups", "*")],
+                       *([Request(a, arn, in_vpc)] for a in DEFAULT_SG_ADOPTION)],
+            "update": [[Request("ec2:CreateTags", arn, {**in_vpc, **c.existing()})]],
+            "delete": []}  # the provider only forgets the group  # fmt: skip
+
+
 def _ecr(c: Ctx) -> Phases:
     return {"create": [c.arn("ecr:CreateRepository"), c.arn("ecr:TagResource"),
-                       c.arn("ecr:PutImageScanningConfiguration")],
+                       c.arn("ecr:PutImageScanningConfiguration"),
+                       *(_key_calls(c, "kms:CreateGrant", "kms:DescribeKey") if (
+                           c.res.inputs["encryptionConfigurations"][0].get("kmsKey")) else [])],
             "update": [c.arn("ecr:PutImageTagMutability"), c.arn("ecr:DescribeRepositories")],
-            "delete": [c.arn("ecr:DeleteRepository")]}  # fmt: skip
+            "delete": [c.arn("ecr:DeleteRepository"),
+                       *(_key_calls(c, "kms:RetireGrant") if (
+                           c.res.inputs["encryptionConfigurations"][0].get("kmsKey")) else [])]}  # fmt: skip
 
 
 def _ecr_lifecycle(c: Ctx) -> Phases:
@@ -323,8 +411,9 @@ def _attachment(c: Ctx) -> Phases:
 
 
 def _log_group(c: Ctx) -> Phases:
+    kms = [c.arn("logs:AssociateKmsKey")] if c.res.inputs.get("kmsKeyId") else []
     return {"create": [c.arn("logs:CreateLogGroup"), c.arn("logs:PutRetentionPolicy"),
-                       c.arn("logs:TagResource")],
+                       c.arn("logs:TagResource"), *kms],
             "update": [c.arn("logs:PutRetentionPolicy"), c.arn("logs:ListTagsForResource")],
             "delete": [c.arn("logs:DeleteLogGroup")]}  # fmt: skip
 
@@ -449,8 +538,11 @@ def _chatbot_channel(c: Ctx) -> Phases:
 
 
 def _table(c: Ctx) -> Phases:
+    kms = (_key_calls(c, "kms:CreateGrant", "kms:DescribeKey")
+           if (c.res.inputs.get("serverSideEncryption") or {}).get("kmsKeyArn") else [])  # fmt: skip
     return {"create": [c.arn("dynamodb:CreateTable"), c.arn("dynamodb:TagResource"),
-                       c.arn("dynamodb:UpdateContinuousBackups"), c.arn("dynamodb:DescribeTable")],
+                       c.arn("dynamodb:UpdateContinuousBackups"), c.arn("dynamodb:DescribeTable"),
+                       *kms],
             "update": [c.arn("dynamodb:UpdateTable"), c.arn("dynamodb:DescribeContinuousBackups")],
             "delete": [c.arn("dynamodb:DeleteTable")]}  # fmt: skip
 
@@ -647,6 +739,19 @@ CALLS: dict[str, Callable[[Ctx], Phases]] = {
     "aws:secretsmanager/secret:Secret": _secret,
     "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
     "pulumi-python:dynamic/data:AuthToken": _no_aws_call,
+    "aws:kms/key:Key": _kms_key,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+        _bucket_config("s3:PutEncryptionConfiguration", "s3:GetEncryptionConfiguration"),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
+        _bucket_config("s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":
+        _bucket_config("s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
+    "aws:s3/bucketPolicy:BucketPolicy":
+        _bucket_config("s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"),
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
+    "aws:wafv2/webAclAssociation:WebAclAssociation": _web_acl_association,
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _default_sg,
 }
 
 
@@ -660,13 +765,19 @@ def calls_of(run: ProgramRun) -> Iterator[tuple[Registered, str, Call]]:
                 yield res, phase, call
 
 
-def elsewhere(request: Request, prefix: str) -> Request:
-    """The same request on another stack's resource: its name prefix and stack tag replaced."""
+def elsewhere(request: Request, prefix: str, vpc_ids: Sequence[str] = ()) -> Request:
+    """The same request on another stack's resource: its name prefix, stack tag and VPC
+    replaced."""
+
+    def other(text: str) -> str:
+        for vpc in vpc_ids:
+            text = text.replace(vpc, "vpc-0ther0000000000")
+        return text.replace(prefix, OTHER)
+
     return Request(
         request.action,
-        request.resource.replace(prefix, OTHER),
-        {k: (v.replace(prefix, OTHER) if isinstance(v, str) else v)
-         for k, v in request.context.items()},
+        other(request.resource),
+        {k: (other(v) if isinstance(v, str) else v) for k, v in request.context.items()},
     )  # fmt: skip
 
 
@@ -689,10 +800,10 @@ def test_deploy_role_can_create_update_delete_every_resource_and_only_this_stack
                 f"{stack}/{strategy}: {res.name} {phase}: {request} is "
                 f"{decide(request, policies)}"
             )
-            if request.resource == "*":
+            if request.resource == "*" and request.action not in TAG_SCOPED_CREATES:
                 assert request.action in UNSCOPED_ACTIONS, request
                 continue
-            other = elsewhere(request, prefix)
+            other = elsewhere(request, prefix, [v.id for v in run.of_type("aws:ec2/vpc:Vpc")])
             assert other != request, f"{res.name} {phase}: {request} names nothing of the stack"
             assert not allowed(other, policies), (
                 f"{stack}/{strategy}: {res.name} {phase}: the same call on another stack's "
@@ -722,6 +833,14 @@ def test_release_and_rollback_tooling_calls_are_allowed(stack: str) -> None:
         ("dynamodb:Query", f"arn:aws:dynamodb:{r}:table/{p}-releases/index/release"),
     ]:  # fmt: skip
         assert allowed(Request(action, arn), policies), (action, arn)
+    # With the stack's own key, DynamoDB encrypts and decrypts the audit items on the caller's
+    # behalf: the key, tagged as this stack's, and no other stack's key.
+    for key in run.of_type("aws:kms/key:Key"):
+        for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"):
+            request = Request(action, str(key.outputs["arn"]),
+                              {f"aws:ResourceTag/{STACK_TAG}": p})  # fmt: skip
+            assert allowed(request, policies), action
+            assert not allowed(elsewhere(request, p), policies), action
 
 
 def run_program_strategy(stack: str) -> Strategy:
@@ -764,6 +883,8 @@ def test_every_service_role_carries_the_boundary_and_it_covers_their_needs(
          f"arn:aws:elasticloadbalancing:{r}:listener/app/{prefix}-alb/1/2"),
         ("elasticloadbalancing:RegisterTargets",
          f"arn:aws:elasticloadbalancing:{r}:targetgroup/{prefix}-green/1"),
+        # CodeDeploy and ECS blue/green read the rollback alarms by name (scoped: CKV_AWS_355)
+        ("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{r}:alarm:{prefix}-5xx-rate"),
     ]  # fmt: skip
     if run.settings.network.flow_logs:
         needs.append(("logs:PutLogEvents",
@@ -942,6 +1063,17 @@ REFRESH_READS: dict[str, tuple[str, ...]] = {
         "elasticache:ListTagsForResource"),
     # The cache AUTH token is computed in the program: its `read` makes no AWS call.
     "pulumi-python:dynamic/data:AuthToken": (),
+    "aws:kms/key:Key": KMS_READS,
+    "aws:s3/bucket:Bucket": S3_BUCKET_READS,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "s3:GetEncryptionConfiguration",),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
+        "s3:GetLifecycleConfiguration",),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ("s3:GetBucketPublicAccessBlock",),
+    "aws:s3/bucketPolicy:BucketPolicy": ("s3:GetBucketPolicy",),
+    "aws:wafv2/webAcl:WebAcl": WAF_READS[:2],
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ("wafv2:GetWebACLForResource",),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ("ec2:DescribeSecurityGroups",),
 }  # fmt: skip
 
 PREVIEW_CANNOT_REFRESH: dict[str, str] = {
@@ -986,11 +1118,11 @@ def test_preview_role_can_refresh_everything_with_reads_only(
                     assert verb in ("Describe", "Get", "List"), action
                     continue
                 assert access_level(action) in ("Read", "List"), action
-    assert not any(
-        a.startswith(("secretsmanager:", "ssm:", "kms:"))
-        for doc in policies for st in doc["Statement"]
-        for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
-    )  # fmt: skip
+    everything = [a for doc in policies for st in doc["Statement"]
+                  for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])]  # fmt: skip
+    assert not any(a.startswith(("secretsmanager:", "ssm:")) for a in everything)
+    # KMS: the stack key's metadata only, never a decryption
+    assert {a for a in everything if a.startswith("kms:")} <= set(KMS_READS)
 
 
 # --- what an outside scanner sees ------------------------------------------------------------
@@ -1012,6 +1144,29 @@ def test_cloudsplaining_finds_no_unrestricted_write_escalation_or_permissions_ma
     assert not findings["ServiceWildcard"], findings["ServiceWildcard"]
     # ecr:GetAuthorizationToken is the only credential-returning call (to push images)
     assert set(findings["CredentialsExposure"] or []) <= {"ecr:GetAuthorizationToken"}
+
+
+def test_tag_scoped_creates_have_no_resource_but_take_the_request_tag() -> None:
+    """Each create call allowed on Resource "*" (only with the stack tag in the request) has no
+    resource ARN AWS could check, but does take ``aws:RequestTag`` (policy_sentry's table)."""
+    for action in TAG_SCOPED_CREATES:
+        service, name = action.split(":")
+        rows = get_action_data(service, name)[service]
+        assert [r["resource_arn_format"] for r in rows] == ["*"], action
+        assert any(k.startswith("aws:RequestTag/") for r in rows for k in r["condition_keys"])
+
+
+@pytest.mark.parametrize("stack", COMMITTED_STACKS)
+def test_the_default_security_group_of_another_vpc_is_out_of_reach(stack: str) -> None:
+    run = run_with(stack, run_program_strategy(stack))
+    policies = deploy_policies(run)
+    (vpc,) = run.of_type("aws:ec2/vpc:Vpc")
+    sg = f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0123456789abcdef0"
+    for action in DEFAULT_SG_ADOPTION:
+        assert allowed(Request(action, sg, {"ec2:Vpc": str(vpc.outputs["arn"])}), policies)
+        other = f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-0ther0000000000"
+        assert not allowed(Request(action, sg, {"ec2:Vpc": other}), policies), action
+        assert not allowed(Request(action, sg), policies), action
 
 
 def test_unscoped_actions_really_offer_no_resource_level_control() -> None:

@@ -57,8 +57,13 @@ def test_channel_is_subscribed_to_the_alert_topic_with_a_read_only_guardrail(
     assert role.inputs["permissionsBoundary"].endswith(":policy/web-prod-permissions-boundary")
     (inline,) = [r for r in prod_slack.of_type("aws:iam/rolePolicy:RolePolicy")
                  if r.inputs["role"] == role.id]  # fmt: skip
-    actions = json.loads(inline.inputs["policy"])["Statement"][0]["Action"]
-    assert actions == ["cloudwatch:Describe*", "cloudwatch:Get*", "cloudwatch:List*"]
+    statements = json.loads(inline.inputs["policy"])["Statement"]
+    assert [(st["Action"], st["Resource"]) for st in statements] == [
+        (["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+         "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-prod-*"),
+        (["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"],
+         "*"),
+    ]  # fmt: skip
     assert prod_slack.outputs["chatbot_configuration_arn"].startswith(
         "arn:aws:chatbot::123456789012:chat-configuration/slack-channel/web-prod-alerts"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -23,7 +24,7 @@ def alarm_dimensions(alarm: Any) -> list[dict[str, Any]]:
             if q.get("metric")]  # fmt: skip
 
 
-@pytest.mark.parametrize(("stack", "days"), [("dev", 7), ("prod", 90)])
+@pytest.mark.parametrize(("stack", "days"), [("dev", 7), ("prod", 365)])
 def test_log_group_retention_per_stack(stack: str, days: int) -> None:
     run = program_run(stack)
     group = run.one("aws:cloudwatch/logGroup:LogGroup", f"{run.settings.prefix}-logs")
@@ -38,6 +39,31 @@ def test_log_group_kms_key_when_configured() -> None:
     config["deplight:observability"] = {**config["deplight:observability"], "log_kms_key_arn": key}
     run = run_program("dev", config)
     assert run.one("aws:cloudwatch/logGroup:LogGroup", "web-dev-logs").inputs["kmsKeyId"] == key
+
+
+def test_production_log_groups_use_the_stacks_own_key_which_logs_may_use() -> None:
+    run = program_run("prod")
+    key = run.one("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    groups = run.of_type("aws:cloudwatch/logGroup:LogGroup")
+    # the service's, the flow logs', and the release API's function and access logs
+    assert len(groups) == 4, [g.name for g in groups]
+    for group in groups:
+        assert group.inputs["kmsKeyId"] == key.outputs["arn"], group.name
+    policy = json.loads(key.inputs["policy"])
+    logs = next(st for st in policy["Statement"] if st["Sid"].startswith("CloudWatchLogs"))
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    allowed = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    for group in groups:  # each group's ARN matches one of the patterns, no other stack's does
+        name = group.inputs["name"]
+        assert any(fnmatch.fnmatchcase(f"arn:aws:logs:us-east-1:123456789012:log-group:{name}", a)
+                   for a in allowed), name  # fmt: skip
+    assert not any(fnmatch.fnmatchcase(
+        "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/web-prod2", a) for a in allowed)
+    table = run.one("aws:dynamodb/table:Table")
+    assert table.inputs["serverSideEncryption"] == {"enabled": True,
+                                                   "kmsKeyArn": key.outputs["arn"]}  # fmt: skip
+    assert not program_run("dev").of_type("aws:kms/key:Key")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -75,7 +101,10 @@ def test_alarms_reference_the_real_alb_and_target_groups(stack: str) -> None:
 def test_every_alarm_notifies_the_alert_topic(stack: str) -> None:
     run = program_run(stack)
     topic = run.one("aws:sns/topic:Topic")
-    assert topic.inputs["kmsMasterKeyId"] == "alias/aws/sns"
+    if run.settings.observability.customer_managed_key:
+        assert topic.inputs["kmsMasterKeyId"] == run.one("aws:kms/key:Key").outputs["arn"]
+    else:
+        assert topic.inputs["kmsMasterKeyId"] == "alias/aws/sns"
     for alarm in run.of_type(ALARM):
         assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]], alarm.name
         assert alarm.inputs["okActions"] == [topic.outputs["arn"]], alarm.name

@@ -9,6 +9,7 @@ import pytest
 
 from policies.rules import (
     codedeploy,
+    deployment,
     ecr,
     ecs,
     encryption,
@@ -221,8 +222,11 @@ def test_ecr() -> None:
 
 def test_log_retention() -> None:
     t = "aws:cloudwatch/logGroup:LogGroup"
-    ok(logs.check_retention, t, {"retentionInDays": 30.0})
-    bad(logs.check_retention, t, {"retentionInDays": 7.0}, "below 30")
+    # strictest without config: a year (CKV_AWS_338); a stack's config relaxes it
+    ok(logs.check_retention, t, {"retentionInDays": 365.0})
+    bad(logs.check_retention, t, {"retentionInDays": 90.0}, "below 365")
+    ok(logs.check_retention, t, {"retentionInDays": 30.0}, {"minRetentionDays": 30})
+    bad(logs.check_retention, t, {"retentionInDays": 7.0}, "below 30", {"minRetentionDays": 30})
     ok(logs.check_retention, t, {"retentionInDays": 7.0}, {"minRetentionDays": 7})
     bad(logs.check_retention, t, {}, "never expire")
     ok(logs.check_retention, t, {}, {"allowNeverExpire": True})
@@ -405,3 +409,112 @@ def test_production_gate() -> None:
     inline = Res("aws:iam/rolePolicy:RolePolicy", "i", {"role": "deploy",
                                                         "policy": json.dumps(WRITE)})  # fmt: skip
     assert len(check([role, inline], {})) == 1
+
+
+# --- issue 17: edge cases of the new rules (the gRPC cases are in test_policies_new_rules.py) ---
+
+def doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"policy": json.dumps({"Version": "2012-10-17", "Statement": list(statements)})}
+
+
+POLICY = "aws:iam/policy:Policy"
+
+
+@pytest.mark.parametrize(
+    ("statement", "fragment"),
+    [
+        ({"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::1:role/x"},
+         "iam:CreatePolicyVersion"),
+        ({"Effect": "Allow", "Action": "iam:Put*", "Resource": "arn:aws:iam::1:role/x"},
+         "iam:PutRolePolicy"),
+        ({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::1:role/x"},
+         "iam:PassRole"),
+        ({"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}, "NotAction"),
+        ({"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*",
+          "Condition": {"StringEquals": {"aws:RequestTag/x": "y"}}}, "iam:CreateRole"),
+    ],
+)
+def test_privilege_escalation_catches(statement: dict[str, Any], fragment: str) -> None:
+    bad(iam.check_escalation, POLICY, doc(statement), fragment)
+
+
+def test_privilege_escalation_passes_bounded_role_writes_and_service_scoped_pass_role() -> None:
+    ok(iam.check_escalation, POLICY, doc(
+        {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:PutRolePolicy"],
+         "Resource": "arn:aws:iam::1:role/p-*",
+         "Condition": {"StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::1:policy/b"}}},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::1:role/p-*",
+         "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}},
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "*"},
+    ))  # fmt: skip
+
+
+def test_unconstrained_writes() -> None:
+    bad(iam.check_unconstrained_writes, POLICY,
+        doc({"Effect": "Allow", "Action": ["ec2:Describe*", "ec2:TerminateInstances"],
+             "Resource": "*"}), "ec2:TerminateInstances")  # fmt: skip
+    ok(iam.check_unconstrained_writes, POLICY, doc(
+        {"Effect": "Allow", "Action": ["ec2:DescribeVpcs", "xray:PutTraceSegments"],
+         "Resource": "*"},
+        {"Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestTag/deplight:stack": "web-prod"}}},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"},
+    ))  # fmt: skip
+    # the allow-list is configuration
+    bad(iam.check_unconstrained_writes, POLICY,
+        doc({"Effect": "Allow", "Action": "xray:PutTraceSegments", "Resource": "*"}),
+        "xray:PutTraceSegments", {"allowedUnscopedWrites": []})  # fmt: skip
+
+
+def test_managed_policy_attachments_in_every_form() -> None:
+    att = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+    for name in ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "AmazonS3FullAccess"):
+        bad(iam.check_managed_attachments, att, {"policyArn": f"arn:aws:iam::aws:policy/{name}"},
+            name)  # fmt: skip
+    bad(iam.check_managed_attachments, "aws:iam/role:Role",
+        {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}, "Administrator")
+    ok(iam.check_managed_attachments, att,
+       {"policyArn": "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForECS"})
+    # a customer-managed policy named like one is the team's own, judged by its statements
+    ok(iam.check_managed_attachments, att,
+       {"policyArn": "arn:aws:iam::123456789012:policy/AdministratorAccess"})
+
+
+def test_desync_default_is_defensive_and_log_kms_refuses_aws_managed_keys() -> None:
+    lb = "aws:lb/loadBalancer:LoadBalancer"
+    ok(load_balancers.check_desync, lb, {})
+    ok(load_balancers.check_desync, lb, {"desyncMitigationMode": "strictest"})
+    bad(load_balancers.check_desync, lb, {"desyncMitigationMode": "monitor"}, "monitors")
+    ok(load_balancers.check_desync, lb,
+       {"loadBalancerType": "network", "desyncMitigationMode": "monitor"})
+    group = "aws:cloudwatch/logGroup:LogGroup"
+    bad(logs.check_kms, group, {"kmsKeyId": "arn:aws:kms:us-east-1:1:alias/aws/logs"}, "customer")
+    ok(logs.check_kms, group, {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/abc"})
+
+
+def test_waf_skips_internal_albs_and_flags_an_acl_without_rules() -> None:
+    alb = Res("aws:lb/loadBalancer:LoadBalancer", "alb", {"arn": "arn:lb", "internal": False})
+    internal = Res("aws:lb/loadBalancer:LoadBalancer", "int", {"arn": "arn:int", "internal": True})
+    acl = Res("aws:wafv2/webAcl:WebAcl", "acl", {"arn": "arn:acl", "rules": []})
+    assoc = Res("aws:wafv2/webAclAssociation:WebAclAssociation", "a",
+                {"resourceArn": "arn:lb", "webAclArn": "arn:acl"})
+    found = load_balancers.check_waf([alb, internal, acl, assoc], {})
+    assert [(r.name, "no rules" in m) for r, m in found] == [("alb", True)]
+    foreign = Res("aws:wafv2/webAclAssociation:WebAclAssociation", "a",
+                  {"resourceArn": "arn:lb", "webAclArn": "arn:other-stack-acl"})
+    assert load_balancers.check_waf([alb, foreign], {}) == []
+
+
+def test_traffic_shifting_reads_a_custom_codedeploy_config() -> None:
+    group = Res("aws:codedeploy/deploymentGroup:DeploymentGroup", "g",
+                {"deploymentConfigName": "web-prod-linear-20pct-2min"})
+    config = Res("aws:codedeploy/deploymentConfig:DeploymentConfig", "c", {
+        "deploymentConfigName": "web-prod-linear-20pct-2min",
+        "trafficRoutingConfig": {"type": "TimeBasedLinear",
+                                 "timeBasedLinear": {"percentage": 20, "interval": 2}}})  # fmt: skip
+    (found,) = deployment.check_traffic_shifting([group, config], {})
+    assert "bake less than 5" in found[1]
+    assert deployment.check_traffic_shifting([group, config], {"minBakeMinutes": 2}) == []
+    predefined = Res("aws:codedeploy/deploymentGroup:DeploymentGroup", "g", {
+        "deploymentConfigName": "CodeDeployDefault.ECSLinear10PercentEvery3Minutes"})
+    assert deployment.check_traffic_shifting([predefined], {"minBakeMinutes": 3}) == []

@@ -74,7 +74,7 @@ def test_prod_registers_the_api_routes_authorizer_and_lambda() -> None:
     access = run.one("aws:cloudwatch/logGroup:LogGroup", "web-prod-release-api-access-logs")
     assert stage.inputs["accessLogSettings"] == {"destinationArn": access.outputs["arn"],
                                                  "format": ACCESS_LOG_FORMAT}  # fmt: skip
-    assert access.inputs["retentionInDays"] == 90  # the stack's observability.log_retention_days
+    assert access.inputs["retentionInDays"] == 365  # the stack's observability.log_retention_days
     assert set(stage.depends_on) >= {r.urn for r in routes}
     permission = run.one("aws:lambda/permission:Permission")
     assert permission.inputs["principal"] == "apigateway.amazonaws.com"

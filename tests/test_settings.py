@@ -54,7 +54,14 @@ def test_minimal_config_takes_tier_defaults() -> None:
     assert dev.deploy.strategy is Strategy.ROLLING and prod.deploy.strategy is Strategy.CODEDEPLOY
     assert prod.deploy.traffic is TrafficShift.CANARY
     assert dev.observability.log_retention_days == 7
-    assert prod.observability.log_retention_days == 30
+    # a year in production (CKV_AWS_338), flow logs too
+    assert prod.observability.log_retention_days == 365
+    assert prod.network.flow_logs_retention_days == 365
+    # production: own KMS key, ALB access logs, WAF, read-only root filesystem; none in dev
+    assert prod.observability.customer_managed_key and not dev.observability.customer_managed_key
+    assert prod.ingress.access_logs and prod.ingress.waf
+    assert not dev.ingress.access_logs and not dev.ingress.waf
+    assert prod.service.readonly_root_filesystem and not dev.service.readonly_root_filesystem
     assert prod.ingress.deletion_protection and not dev.ingress.deletion_protection
     assert dev.prefix == "web-dev" and prod.prefix == "web-prod"
     assert dev.github.subjects == ("environment:dev",)
@@ -164,6 +171,15 @@ def test_release_kind() -> None:
         ({"ingress": {"test_cidrs": ["0.0.0.0/0"]}}, "deplight:ingress.test_cidrs",
          "not the whole internet"),
         ({"ingress": {"test_cidrs": ["10.0.0.300/8"]}}, "deplight:ingress.test_cidrs", "CIDRs"),
+        ({"ingress": {"waf": "on"}}, "deplight:ingress.waf", "true or false"),
+        ({"ingress": {"waf_rate_limit": 5}}, "deplight:ingress.waf_rate_limit", "10-2000000000"),
+        ({"ingress": {"access_logs": 1}}, "deplight:ingress.access_logs", "true or false"),
+        ({"ingress": {"access_logs_retention_days": 0}},
+         "deplight:ingress.access_logs_retention_days", "1-3650"),
+        ({"service": {"readonly_root_filesystem": "yes"}},
+         "deplight:service.readonly_root_filesystem", "true or false"),
+        ({"observability": {"customer_managed_key": "aws"}},
+         "deplight:observability.customer_managed_key", "true or false"),
         ({"observability": {"log_retention_days": 0}},
          "deplight:observability.log_retention_days", "CloudWatch retention value"),
         ({"observability": {"xray_sampling_rate": 1.5}},

@@ -279,8 +279,9 @@ def test_log_retention_fix_names_the_key_of_that_log_group() -> None:
     (flow,) = logs.check_retention("aws:cloudwatch/logGroup:LogGroup",
                                    {"name": "/deplight/web-dev/vpc-flow-logs",
                                     "retentionInDays": 7}, {})  # fmt: skip
-    assert "set deplight:observability.log_retention_days: 30 or more" in service
-    assert "set deplight:network.flow_logs_retention_days: 30 or more" in flow
+    # the pack's default minimum (no config) is a year: checkov CKV_AWS_338
+    assert "set deplight:observability.log_retention_days: 365 or more" in service
+    assert "set deplight:network.flow_logs_retention_days: 365 or more" in flow
 
 
 def test_the_rollback_workflow_explains_the_confirmation_per_tier() -> None:

@@ -41,7 +41,52 @@ def check_rollback_capable(_t: str, props: Mapping[str, Any], _cfg: Mapping[str,
     )]  # fmt: skip
 
 
+def check_container_insights(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]
+                             ) -> list[str]:  # fmt: skip
+    values = {str(s.get("name")): s.get("value") for s in as_list(props.get("settings"))
+              if isinstance(s, Mapping)}  # fmt: skip
+    if values.get("containerInsights") not in ("enabled", "enhanced"):
+        return [violation(values.get("containerInsights"), "Container Insights is off (the "
+                          "healthy-hosts rollback alarm reads its desired task count)",
+                          "set the cluster setting containerInsights: enabled")]  # fmt: skip
+    return []
+
+
+def check_min_healthy(_t: str, props: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
+    """An ECS-controller deployment keeps full capacity: old tasks stop only once new ones are
+    healthy. CODE_DEPLOY keeps the blue task set whole by itself."""
+    if (props.get("deploymentController") or {}).get("type", "ECS") != "ECS":
+        return []
+    minimum = float(cfg.get("minHealthyPercent", 100))
+    low = props.get("deploymentMinimumHealthyPercent")
+    high = props.get("deploymentMaximumPercent")
+    low = 100.0 if low is None else float(low)  # ECS's defaults: 100 and 200
+    high = 200.0 if high is None else float(high)
+    out = []
+    if low < minimum:
+        out.append(violation(low, f"a deployment may drop below {minimum:g}% of the desired "
+                             "tasks", f"set deploymentMinimumHealthyPercent to {minimum:g}"))  # fmt: skip
+    if high <= low:
+        out.append(violation({"min": low, "max": high}, "a deployment has no room to start new "
+                             "tasks before old ones stop", "set deploymentMaximumPercent above "
+                             "the minimum (200)"))  # fmt: skip
+    return out
+
+
 POLICIES = [
+    resource_policy(
+        name="ecs-container-insights",
+        description="ECS clusters have Container Insights on.",
+        types=("aws:ecs/cluster:Cluster",),
+        check=check_container_insights,
+    ),
+    resource_policy(
+        name="ecs-deployment-keeps-capacity",
+        description="ECS deployments keep the minimum healthy percent at 100 and room above it.",
+        types=SERVICE_TYPES,
+        check=check_min_healthy,
+        schema={"minHealthyPercent": {"type": "number", "default": 100}},
+    ),
     resource_policy(
         name="ecs-service-no-public-ip",
         description="ECS tasks run without public IP addresses.",

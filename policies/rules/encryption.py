@@ -1,4 +1,4 @@
-"""Encryption at rest where AWS offers it: DynamoDB SSE, SNS with KMS."""
+"""Encryption at rest where AWS offers it: DynamoDB SSE, SNS with KMS, rotated KMS keys."""
 
 from __future__ import annotations
 
@@ -23,7 +23,17 @@ def check_sns(_t: str, props: Mapping[str, Any], cfg: Mapping[str, Any]) -> list
     return []
 
 
+def check_key_rotation(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+    spec = props.get("customerMasterKeySpec") or props.get("keySpec") or "SYMMETRIC_DEFAULT"
+    if spec == "SYMMETRIC_DEFAULT" and props.get("enableKeyRotation") is not True:
+        return [violation(props.get("enableKeyRotation"), "the key is never rotated",
+                          "set enableKeyRotation: true")]  # fmt: skip
+    return []
+
+
 POLICIES = [
+    resource_policy(name="kms-key-rotation", description="Symmetric KMS keys rotate yearly.",
+                    types=("aws:kms/key:Key",), check=check_key_rotation),
     resource_policy(name="dynamodb-encryption", description="DynamoDB tables use KMS SSE.",
                     types=("aws:dynamodb/table:Table",), check=check_dynamodb),
     resource_policy(name="sns-encryption", description="SNS topics are encrypted with KMS.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -152,6 +153,126 @@ def check_production_gate(resources: Sequence[Res], cfg: Mapping[str, Any]) -> l
                                         "other than its GitHub environments, so a job can assume "
                                         "it without the environment's required reviewers",
                                         "trust only repo:<owner>/<name>:environment:<name>")))  # fmt: skip
+        own = own_environments(role, cfg)
+        foreign = [s for s in subs if own and ":environment:" in s and s not in gated
+                   and s.split(":environment:")[-1] not in own]  # fmt: skip
+        if environments_only and foreign:
+            out.append((role, violation(foreign, "a production role that can write trusts another "
+                                        "stack's GitHub environment, whose reviewers are not this "
+                                        "stack's gate", f"trust only environment:{' or '.join(own)}"
+                                        " (or list more in the policy's environments config)")))  # fmt: skip
+    return out
+
+
+def own_environments(role: Res, cfg: Mapping[str, Any]) -> list[str]:
+    """The GitHub environments a stack's roles may trust: ``environments`` from the config, else
+    the stack's own and its automatic-rollback one (``<stack>``, ``<stack>-rollback``), the stack
+    read from the resource's URN (``urn:pulumi:<stack>::...``; the engine always sends one, a
+    test double without it checks nothing here)."""
+    if cfg.get("environments"):
+        return [str(e) for e in as_list(cfg["environments"])]
+    stack = role.urn.split(":", 3)[2] if role.urn.startswith("urn:pulumi:") else ""
+    return [stack, f"{stack}-rollback"] if stack else []
+
+
+BROAD_MANAGED = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
+ATTACHMENT_TYPES = (
+    ATTACHMENT,
+    "aws:iam/policyAttachment:PolicyAttachment",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+    ROLE,
+)
+
+
+def broad_managed(arn: str) -> bool:
+    """An AWS-managed policy that grants a whole service or more (``*FullAccess`` included)."""
+    if ":iam::aws:policy/" not in arn:
+        return False
+    name = arn.rsplit("/", 1)[-1]
+    return name in BROAD_MANAGED or name.endswith("FullAccess")
+
+
+def check_managed_attachments(type_: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]
+                              ) -> list[str]:  # fmt: skip
+    arns = [props.get("policyArn")] if type_ != ROLE else []
+    arns += as_list(props.get("policyArns")) + as_list(props.get("managedPolicyArns"))
+    return [violation(str(a), "a role any workload or CI assumes gets an AWS-managed policy that "
+                      "grants whole services", "attach a policy that lists the actions the role "
+                      "needs, scoped to the stack's ARNs")  # fmt: skip
+            for a in arns if a and broad_managed(str(a))]
+
+
+ESCALATION_ALWAYS = (
+    "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:CreateAccessKey",
+    "iam:CreateLoginProfile", "iam:UpdateLoginProfile", "iam:AddUserToGroup",
+    "iam:AttachUserPolicy", "iam:AttachGroupPolicy", "iam:PutUserPolicy", "iam:PutGroupPolicy",
+    "iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary",
+    "iam:PutUserPermissionsBoundary",
+)  # fmt: skip
+"""Actions that grant more whatever the target carries: no permissions boundary bounds them."""
+ESCALATION_UNLESS_BOUNDED = (
+    "iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+)  # fmt: skip
+"""Role writes that escalate unless the statement requires a permissions boundary
+(``iam:PermissionsBoundary`` condition) on the role they write."""
+
+
+def escalations(st: Mapping[str, Any]) -> list[str]:
+    """The escalation actions an Allow statement grants without the condition that bounds them."""
+    if st.get("Effect") != "Allow":
+        return []
+    if "NotAction" in st:
+        return [f"NotAction {as_list(st.get('NotAction'))}"]
+    cond_keys = {k.lower() for op in (st.get("Condition") or {}).values()
+                 if isinstance(op, Mapping) for k in op}  # fmt: skip
+    found = []
+    for pattern in (str(a).lower() for a in as_list(st.get("Action"))):
+        for action in (*ESCALATION_ALWAYS, *ESCALATION_UNLESS_BOUNDED, "iam:PassRole"):
+            if not fnmatch.fnmatchcase(action.lower(), pattern):
+                continue
+            if action == "iam:PassRole" and "iam:passedtoservice" in cond_keys:
+                continue
+            if action in ESCALATION_UNLESS_BOUNDED and "iam:permissionsboundary" in cond_keys:
+                continue
+            found.append(action)
+    return sorted(set(found))
+
+
+def check_escalation(type_: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+    out = []
+    for where, raw in documents(type_, props):
+        for st in statements(as_document(raw)):
+            if found := escalations(st):
+                out.append(violation(found, f"{where} lets a role grant itself or others more "
+                                     "(privilege escalation)", "require iam:PermissionsBoundary "
+                                     "on role writes, iam:PassedToService on PassRole, and drop "
+                                     "policy-version, user and group writes"))  # fmt: skip
+    return out
+
+
+UNSCOPABLE_WRITES = (
+    "codedeploy:StopDeployment", "elasticloadbalancing:SetWebACL", "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords", "xray:GetSamplingTargets",
+)  # fmt: skip
+"""Writes AWS authorizes only on Resource "*" (no resource-level permission, no condition key
+that could scope them), as the stack uses them."""
+
+
+def check_unconstrained_writes(type_: str, props: Mapping[str, Any], cfg: Mapping[str, Any]
+                               ) -> list[str]:  # fmt: skip
+    allowed = {str(a) for a in as_list(cfg.get("allowedUnscopedWrites", UNSCOPABLE_WRITES))}
+    out = []
+    for where, raw in documents(type_, props):
+        for st in statements(as_document(raw)):
+            if st.get("Effect") != "Allow" or st.get("Condition") or is_admin(st) or (
+                    "*" not in [str(r) for r in as_list(st.get("Resource"))]):  # fmt: skip
+                continue
+            found = [a for a in writes({"Statement": [st]}) if a not in allowed]
+            if found:
+                out.append(violation(found, f"{where} allows writes on every resource without "
+                                     "a condition", "scope Resource to the stack's ARNs or add a "
+                                     "tag condition (aws:ResourceTag / aws:RequestTag)"))  # fmt: skip
     return out
 
 
@@ -171,8 +292,31 @@ POLICIES = [
     stack_policy(
         name="iam-github-production-gate",
         description="GitHub-trusted roles that can write trust no pull request and, in "
-        "production, only GitHub environments.",
+        "production, only their own GitHub environments.",
         check=check_production_gate,
-        schema={"environmentsOnly": {"type": "boolean", "default": True}},
+        schema={"environmentsOnly": {"type": "boolean", "default": True},
+                "environments": {"type": "array", "items": {"type": "string"}, "default": []}},
+    ),
+    resource_policy(
+        name="iam-managed-policy-attachments",
+        description="No role gets AdministratorAccess, PowerUserAccess, IAMFullAccess or any "
+        "*FullAccess AWS-managed policy.",
+        types=ATTACHMENT_TYPES,
+        check=check_managed_attachments,
+    ),
+    resource_policy(
+        name="iam-privilege-escalation",
+        description="No IAM statement lets a role grant more without a permissions boundary.",
+        types=(ROLE, *POLICY_DOC_TYPES),
+        check=check_escalation,
+    ),
+    resource_policy(
+        name="iam-no-unconstrained-writes",
+        description="No IAM statement allows writes on '*' without a condition (except what AWS "
+        "cannot scope).",
+        types=(ROLE, *POLICY_DOC_TYPES),
+        check=check_unconstrained_writes,
+        schema={"allowedUnscopedWrites": {"type": "array", "items": {"type": "string"},
+                                          "default": list(UNSCOPABLE_WRITES)}},
     ),
 ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .common import as_list, resource_policy, violation
+from .stack import Res, stack_policy
 from .stack_keys import fix
 
 LB_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
@@ -73,7 +74,69 @@ def check_https(t: str, props: Mapping[str, Any], cfg: Mapping[str, Any]) -> lis
     return []
 
 
+def check_access_logs(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+    logs = props.get("accessLogs") or {}
+    if _application(props) and not (logs.get("enabled") is True and logs.get("bucket")):
+        return [violation(dict(logs) or None, "the ALB writes no access logs",
+                          "set ingress.access_logs: true (the stack creates its log bucket) or "
+                          "ingress.access_logs_bucket")]  # fmt: skip
+    return []
+
+
+def check_desync(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+    mode = props.get("desyncMitigationMode") or "defensive"  # AWS's default
+    if _application(props) and mode not in ("defensive", "strictest"):
+        return [violation(mode, "HTTP desync mitigation only monitors",
+                          "set desyncMitigationMode to defensive (the default) or strictest")]  # fmt: skip
+    return []
+
+
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+
+
+def check_waf(resources: Sequence[Res], _cfg: Mapping[str, Any]) -> list[tuple[Res, str]]:
+    """Every internet-facing ALB is associated with a web ACL; when every ACL it has is this
+    stack's, one of them has rules (an ACL from outside the stack is taken as it is)."""
+    acls = {str(r.props.get("arn")): r for r in resources if r.type == WEB_ACL}
+    protected: dict[str, list[str]] = {}
+    for assoc in (r for r in resources if r.type == WEB_ACL_ASSOCIATION):
+        protected.setdefault(str(assoc.props.get("resourceArn")), []).append(
+            str(assoc.props.get("webAclArn")))
+    out = []
+    for lb in (r for r in resources if r.type in LB_TYPES):
+        if not _application(lb.props) or lb.props.get("internal") is True:
+            continue
+        arns = protected.get(str(lb.props.get("arn")), [])
+        if not arns:
+            out.append((lb, violation(None, "the internet-facing ALB has no WAF web ACL",
+                                      "set ingress.waf: true (managed rule groups and a rate "
+                                      "limit)")))  # fmt: skip
+        elif all(a in acls and not as_list(acls[a].props.get("rules")) for a in arns):
+            out.append((lb, violation(arns, "the ALB's web ACL has no rules",
+                                      "give the web ACL the managed rule groups and a rate "
+                                      "limit")))  # fmt: skip
+    return out
+
+
 POLICIES = [
+    resource_policy(
+        name="alb-access-logs",
+        description="Application load balancers write access logs to S3.",
+        types=LB_TYPES,
+        check=check_access_logs,
+    ),
+    resource_policy(
+        name="alb-desync-mitigation",
+        description="Application load balancers mitigate HTTP desync (defensive or strictest).",
+        types=LB_TYPES,
+        check=check_desync,
+    ),
+    stack_policy(
+        name="alb-waf",
+        description="Internet-facing application load balancers sit behind a WAF web ACL.",
+        check=check_waf,
+    ),
     resource_policy(
         name="alb-drop-invalid-headers",
         description="Application load balancers drop invalid HTTP header fields.",

@@ -7,12 +7,14 @@ from pulumi_policy import Policy
 from . import (
     codedeploy,
     data,
+    deployment,
     ecr,
     ecs,
     encryption,
     iam,
     load_balancers,
     logs,
+    network,
     notifications,
     release_api,
     security_groups,
@@ -36,4 +38,6 @@ ALL_POLICIES: list[Policy] = [
     *notifications.POLICIES,
     *release_api.POLICIES,
     *data.POLICIES,
+    *network.POLICIES,
+    *deployment.POLICIES,
 ]

@@ -111,6 +111,24 @@ def check_audit_table(resources: Sequence[Res], cfg: Mapping[str, Any]) -> list[
                                "keep the Observability audit table (PITR on)"))]  # fmt: skip
 
 
+def check_audit_table_protected(resources: Sequence[Res], _cfg: Mapping[str, Any]
+                                ) -> list[tuple[Res, str]]:  # fmt: skip
+    """The release audit table (hash key ``stack``) survives a mistaken delete and can be
+    restored: deletion protection and point-in-time recovery."""
+    out = []
+    for t in (r for r in resources if r.type == TABLE and r.props.get("hashKey") == "stack"):
+        missing = [what for what, ok in (
+            ("deletion protection", t.props.get("deletionProtectionEnabled") is True),
+            ("point-in-time recovery",
+             (t.props.get("pointInTimeRecovery") or {}).get("enabled") is True),
+        ) if not ok]  # fmt: skip
+        if missing:
+            out.append((t, violation(missing, "the release audit table has no " +
+                                     " and no ".join(missing), "set observability."
+                                     "audit_deletion_protection: true (PITR is always on)")))  # fmt: skip
+    return out
+
+
 def check_internet_only_on_alb(
     resources: Sequence[Res], _cfg: Mapping[str, Any]
 ) -> list[tuple[Res, str]]:
@@ -162,6 +180,9 @@ POLICIES = [
                  description="The stack keeps a release audit table with point-in-time recovery.",
                  check=check_audit_table,
                  schema={"requireAuditTable": {"type": "boolean", "default": True}}),
+    stack_policy(name="audit-table-protected",
+                 description="The release audit table has deletion protection and "
+                 "point-in-time recovery.", check=check_audit_table_protected),
     stack_policy(name="internet-only-on-alb",
                  description="Only the load balancer's security group is open to the internet.",
                  check=check_internet_only_on_alb),

@@ -69,7 +69,43 @@ def check_logging(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) ->
     ]
 
 
+def check_readonly_root(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]
+                        ) -> list[str]:  # fmt: skip
+    """Essential containers (the app) run with a read-only root filesystem."""
+    return [
+        violation(c.get("readonlyRootFilesystem"),
+                  f"container {c.get('name')!r} can write to its root filesystem",
+                  "set service.readonly_root_filesystem: true (readonlyRootFilesystem; /tmp stays "
+                  "writable as a task volume)")  # fmt: skip
+        for c in containers(props)
+        if c.get("essential", True) is not False and c.get("readonlyRootFilesystem") is not True
+    ]
+
+
+def check_roles_distinct(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]
+                         ) -> list[str]:  # fmt: skip
+    """What ECS needs to start the task (pull, logs, secrets) is not what the app may do."""
+    execution, task = props.get("executionRoleArn"), props.get("taskRoleArn")
+    if execution and execution == task:
+        return [violation(task, "the execution role is also the task role, so the application "
+                          "can read every secret and pull every image the task needs to start",
+                          "give the task its own role (taskRoleArn) with only the app's needs")]  # fmt: skip
+    return []
+
+
 POLICIES = [
+    resource_policy(
+        name="task-definition-readonly-root",
+        description="Essential containers run with a read-only root filesystem.",
+        types=TASK_TYPES,
+        check=check_readonly_root,
+    ),
+    resource_policy(
+        name="ecs-task-roles-distinct",
+        description="The task's execution role and task role are different roles.",
+        types=TASK_TYPES,
+        check=check_roles_distinct,
+    ),
     resource_policy(
         name="task-definition-pinned-images",
         description="Every container image is pinned to a commit SHA tag or a digest.",
