@@ -29,8 +29,9 @@ from components.outputs import (
     REPOSITORY_NAME,
     SERVICE_NAME,
 )
-from components.settings import IMAGE_TAG_RE
+from components.settings import IMAGE_TAG_RE, NAMESPACE, WEBHOOK_URL_KEY
 from rollback import aws as awsapi
+from rollback import notify
 from rollback.audit import (
     Audit,
     DynamoAudit,
@@ -199,6 +200,33 @@ def open_audit(aws: awsapi.Aws, outputs: Mapping[str, Any], stack: str) -> Audit
     if not table:
         return NoAudit(f"the stack has no {AUDIT_TABLE_NAME} output yet")
     return DynamoAudit(aws.client("dynamodb"), str(table), stack)
+
+
+def announcing(audit: Audit, stack: StackPort, aws: awsapi.Aws,
+               outputs: Mapping[str, Any]) -> Audit:  # fmt: skip
+    """``audit``, and every record it writes announced (:mod:`rollback.notify`): to the alert
+    topic when the stack has a Chatbot channel on it, and to the Slack webhook of the stack secret
+    ``deplight:notifications_webhook_url`` when set. Without either, ``audit`` unchanged."""
+    import os
+
+    try:
+        webhook = stack.get_config(f"{NAMESPACE}:{WEBHOOK_URL_KEY}")
+    except DeplightError as exc:
+        log.warning("notify: cannot read %s:%s, no webhook: %s", NAMESPACE, WEBHOOK_URL_KEY, exc)
+        webhook = None
+    try:
+        sinks = notify.sinks_for(outputs, aws, webhook)
+    except ValueError as exc:  # a webhook URL that is not https: say so, never echo it
+        log.warning("notify: %s; no webhook", exc)
+        sinks = notify.sinks_for(outputs, aws, None)
+    if not sinks:
+        return audit
+    _, _, run_url = who_and_trigger(False)
+    context = notify.LinkContext(
+        outputs=dict(outputs), region=aws.region, repository=os.environ.get("GITHUB_REPOSITORY"),
+        server=os.environ.get("GITHUB_SERVER_URL", "https://github.com"), run_url=run_url,
+    )
+    return notify.NotifyingAudit(audit, notify.Notifier(sinks), context)
 
 
 def warn_unfinished(records: list[dict[str, Any]]) -> None:
@@ -503,7 +531,7 @@ def rollback(
                             f"found {opts.request_id!r}")  # fmt: skip
 
     outputs = stack.outputs()
-    audit = open_audit(aws, outputs, name)
+    audit = announcing(open_audit(aws, outputs, name), stack, aws, outputs)
     records = audit.records()
     warn_unfinished(records)
     cfg = read_release_config(stack)
@@ -690,7 +718,7 @@ def deploy(
         )
 
     outputs = stack.outputs()
-    audit = open_audit(aws, outputs, name)
+    audit = announcing(open_audit(aws, outputs, name), stack, aws, outputs)
     warn_unfinished(audit.records())
     cfg = read_release_config(stack)
     who, trigger, run_url = who_and_trigger(False)
@@ -767,13 +795,16 @@ def deploy(
     outcome = _outcome(run, env=env, started=started)
     if result.migration is not None:
         outcome["migration"] = result.migration
-    if isinstance(audit, NoAudit) and run.engine_ran:
+    if isinstance(getattr(audit, "inner", audit), NoAudit) and run.engine_ran:
         # Bootstrap: the table exists only now; record the whole release in one item.
         table = stack.outputs().get(AUDIT_TABLE_NAME)
         if table:
-            DynamoAudit(aws.client("dynamodb"), str(table), name).complete(
-                handle, {**record, **outcome}
-            )
+            created = DynamoAudit(aws.client("dynamodb"), str(table), name)
+            if isinstance(audit, notify.NotifyingAudit):
+                audit.inner = created  # written there, then announced
+            else:
+                audit = created
+            audit.complete(handle, {**record, **outcome})
     else:
         _finish(audit, handle, outcome)
     return _result_from_run(result, run, env, started, f"{cfg.image_tag or '(none)'} -> {tag}")

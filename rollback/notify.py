@@ -322,8 +322,6 @@ def links_for(outputs: Mapping[str, Any], *, region: str | None, repository: str
         links["service"] = str(outputs[SERVICE_URL])
     if outputs.get(DASHBOARD_URL):
         links["dashboard"] = str(outputs[DASHBOARD_URL])
-    if outputs.get("release_page_url"):
-        links["release page"] = str(outputs["release_page_url"])
     if run_url:
         links["workflow run"] = run_url
     if deployment_id and deployment_id.startswith("d-") and region:
@@ -341,36 +339,42 @@ def links_for(outputs: Mapping[str, Any], *, region: str | None, repository: str
 # -- the release commands' hook -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LinkContext:
+    """Where the links of a release message come from: the stack outputs and the CI run."""
+
+    outputs: Mapping[str, Any]
+    region: str | None
+    repository: str | None
+    server: str
+    run_url: str | None
+
+
 def event_from_record(handle_stack: str, release_id: str, record: Mapping[str, Any],
-                      links: Mapping[str, str]) -> ReleaseEvent:  # fmt: skip
+                      context: LinkContext) -> ReleaseEvent:  # fmt: skip
     """The event an audit record announces: its intent (no ``result``) as ``started``, its
     outcome as ``succeeded``/``failed``/``refused``, and a failure whose error says CodeDeploy
     ended the deployment as ``rolled-back``."""
     result = record.get("result")
-    error = record.get("error")
+    error = str(record.get("error") or "") or None
+    deployment = rolled_back_by_codedeploy(error)
     if result is None:
         phase = "started"
-    elif result == "failed" and rolled_back_by_codedeploy(str(error or "")):
+    elif result == "failed" and deployment:
         phase = "rolled-back"
     else:
         phase = str(result) if result in PHASES else "failed"
-    deployment = rolled_back_by_codedeploy(str(error or ""))
-    extra = dict(links)
-    if deployment and "CodeDeploy deployment" not in extra and extra.get("_region"):
-        region = extra["_region"]
-        extra["CodeDeploy deployment"] = (
-            f"https://{region}.console.aws.amazon.com/codesuite/codedeploy/deployments/"
-            f"{deployment}?region={region}"
-        )
-    extra.pop("_region", None)
+    from_tag, to_tag = record.get("from_tag"), record.get("to_tag")
+    links = links_for(context.outputs, region=context.region, repository=context.repository,
+                      server=context.server, run_url=context.run_url, tags=[from_tag, to_tag],
+                      deployment_id=deployment)  # fmt: skip
     duration = record.get("duration_s")
     return ReleaseEvent(
         command=str(record.get("operation", "release")), stack=handle_stack, phase=phase,
-        from_tag=record.get("from_tag"), to_tag=record.get("to_tag"),
-        who=str(record.get("who", "?")), reason=record.get("reason"), release_id=release_id,
-        path=record.get("path"), trigger=record.get("trigger"),
-        duration_s=float(duration) if duration is not None else None,
-        error=str(error) if error else None, links=extra,
+        from_tag=from_tag, to_tag=to_tag, who=str(record.get("who", "?")),
+        reason=record.get("reason"), release_id=release_id, path=record.get("path"),
+        trigger=record.get("trigger"), duration_s=float(duration) if duration is not None else None,
+        error=error, links=links,
     )  # fmt: skip
 
 
@@ -381,8 +385,8 @@ class NotifyingAudit:
     :class:`Policy` bounds, and whatever could not be delivered is added to the record as
     ``notification_warnings``."""
 
-    def __init__(self, inner: Any, notifier: Notifier, links: Mapping[str, str]) -> None:
-        self.inner, self.notifier, self.links = inner, notifier, dict(links)
+    def __init__(self, inner: Any, notifier: Notifier, context: LinkContext) -> None:
+        self.inner, self.notifier, self.context = inner, notifier, context
         self._intents: dict[str, dict[str, Any]] = {}
 
     def __getattr__(self, name: str) -> Any:  # records(), why, ... of the wrapped audit
@@ -392,10 +396,10 @@ class NotifyingAudit:
         self.inner.begin(handle, record)
         self._intents[handle.sk] = dict(record)
         self.notifier.send_in_background(
-            event_from_record(handle.stack, handle.release_id, record, self.links))
+            event_from_record(handle.stack, handle.release_id, record, self.context))
 
     def _announce(self, handle: Any, record: Mapping[str, Any]) -> None:
-        self.notifier.send(event_from_record(handle.stack, handle.release_id, record, self.links))
+        self.notifier.send(event_from_record(handle.stack, handle.release_id, record, self.context))
         warnings = self.notifier.drain()
         if warnings:
             try:

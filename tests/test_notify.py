@@ -229,3 +229,22 @@ def test_sns_missing_topic_is_a_warning(aws_endpoint: str) -> None:
     warning = deliver_one(sink, event("succeeded"), FAST)
     assert warning is not None and warning.startswith("sns nosuch: succeeded not delivered")
 
+
+
+def test_a_deploy_codedeploy_ended_is_announced_as_rolled_back_with_its_deployment() -> None:
+    from rollback.notify import LinkContext, event_from_record
+
+    context = LinkContext(outputs={"service_url": LINKS["service"]}, region="us-east-1",
+                          repository="example-org/example-service", server="https://github.com",
+                          run_url=None)  # fmt: skip
+    record = {"operation": "deploy", "from_tag": "3f2a9c1", "to_tag": "4b5c6d7", "who": "ci",
+              "result": "failed", "duration_s": 300.0,
+              "error": "CodeDeploy deployment d-ABCDEF123 ended Stopped: alarm web-prod-5xx-rate"}  # fmt: skip
+    ev = event_from_record("prod", "deploy-0123456789ab", record, context)
+    assert ev.phase == "rolled-back"
+    assert ev.links["CodeDeploy deployment"].endswith("/deployments/d-ABCDEF123?region=us-east-1")
+    assert ev.links["commit 4b5c6d7"] == "https://github.com/example-org/example-service/commit/4b5c6d7"
+    started = event_from_record("prod", "deploy-0123456789ab",
+                                {k: v for k, v in record.items() if k not in ("result", "error")},
+                                context)  # fmt: skip
+    assert started.phase == "started" and "CodeDeploy deployment" not in started.links

@@ -79,8 +79,11 @@ def test_least_privilege_permissions(path: Path) -> None:
         assert perms.get("actions") == ("read" if other_run else None), (
             f"{path.name}:{name}: actions: read only to download another run's artifact"
         )
-        allowed = {"contents", "id-token", "pull-requests", "actions"}
+        allowed = {"contents", "id-token", "pull-requests", "actions", "deployments"}
         assert set(perms) <= allowed, (path.name, name, perms)
+        # deployments: write exactly where a job records GitHub deployments
+        records = any("deplight.github deployment-" in s.get("run", "") for s in steps(job))
+        assert (perms.get("deployments") == "write") == records, (path.name, name)
         assert "write-all" not in str(perms) and perms.get("contents") != "write"
     text = path.read_text()
     assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text
@@ -213,3 +216,19 @@ def test_analyze_comments_the_analysis_and_the_stack_mismatches() -> None:
     assert comment["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     for run in runs:  # event data reaches the shell only through env
         assert "${{" not in run, run
+
+
+@pytest.mark.parametrize(("workflow", "job", "action"), [
+    ("deploy.yml", "deploy", "release"), ("auto-rollback.yml", "rollback", "rollback")])  # fmt: skip
+def test_releases_are_recorded_as_github_deployments(workflow: str, job: str, action: str) -> None:
+    """In progress before the release, its outcome after it whatever happened; both steps are
+    best effort (deplight.github exits 0 with a warning), so they never fail the job."""
+    found = steps(load(ROOT / ".github" / "workflows" / workflow)["jobs"][job])
+    ids = [s.get("id") for s in found]
+    start, act = ids.index("ghdeploy"), ids.index(action)
+    assert start < act
+    assert "deployment-start" in found[start]["run"] and "--github-output" in found[start]["run"]
+    outcome = found[act + 1]
+    assert "deployment-status" in outcome["run"]
+    assert outcome["if"] == "always() && steps.ghdeploy.outputs.deployment_id != ''"
+    assert outcome["env"]["OUTCOME"] == f"${{{{ steps.{action}.outcome }}}}"
