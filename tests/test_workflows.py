@@ -219,7 +219,8 @@ def test_analyze_comments_the_analysis_and_the_stack_mismatches() -> None:
 
 
 @pytest.mark.parametrize(("workflow", "job", "action"), [
-    ("deploy.yml", "deploy", "release"), ("auto-rollback.yml", "rollback", "rollback")])  # fmt: skip
+    ("deploy.yml", "deploy", "release"), ("auto-rollback.yml", "rollback", "rollback"),
+    ("rollback.yml", "rollback", "rollback")])  # fmt: skip
 def test_releases_are_recorded_as_github_deployments(workflow: str, job: str, action: str) -> None:
     """In progress before the release, its outcome after it whatever happened; both steps are
     best effort (deplight.github exits 0 with a warning), so they never fail the job."""
