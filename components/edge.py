@@ -160,14 +160,14 @@ class AccessLogs(pulumi.ComponentResource):
         self.register_outputs({"bucket": self.bucket})
 
 
-def web_acl_rules(prefix: str, rate_limit: int) -> list[dict[str, Any]]:
+def web_acl_rules(prefix: str, rate_limit: int) -> list[aws.wafv2.WebAclRuleArgsDict]:
     """The web ACL's rules (pure): the managed rule groups, then the per-IP rate limit."""
 
-    def visibility(metric: str) -> dict[str, Any]:
+    def visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgsDict:
         return {"cloudwatch_metrics_enabled": True, "metric_name": f"{prefix}-{metric}",
                 "sampled_requests_enabled": True}  # fmt: skip
 
-    rules: list[dict[str, Any]] = [
+    rules: list[aws.wafv2.WebAclRuleArgsDict] = [
         {
             "name": group,
             "priority": i,

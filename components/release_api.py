@@ -213,7 +213,7 @@ class ReleaseApiArgs:
     """``owner/name`` of the repository whose ``rollback.yml`` is dispatched."""
     log_retention_days: int
     """Retention of the function's and the access log groups."""
-    log_kms_key_arn: str | None = None
+    log_kms_key_arn: pulumi.Input[str] | None = None
     """KMS key for the log groups (optional)."""
     audit_table_name: pulumi.Input[str]
     """The stack's release/rollback audit table."""

@@ -22,7 +22,10 @@ import json
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 NAMESPACE = "deplight"
 
@@ -699,7 +702,7 @@ class _Reader:
     """Reads one config object section, collecting problems instead of raising."""
 
     def __init__(self, errors: list[str], section: str, raw: Any, defaults: Mapping[str, Any],
-                 cls: type) -> None:  # fmt: skip
+                 cls: type[DataclassInstance]) -> None:  # fmt: skip
         self.errors = errors
         self.section = section
         self.defaults = defaults

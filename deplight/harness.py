@@ -111,7 +111,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registered: list[Registered] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        # pulumi's MockMonitor.RegisterResource carries no annotations
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         urn = response.urn
@@ -189,7 +190,7 @@ def _contains_secret(value: Any) -> bool:
         return any(_contains_secret(v) for v in value.values())
     if isinstance(value, list):
         return any(_contains_secret(v) for v in value)
-    return value == SECRET
+    return bool(value == SECRET)
 
 
 def secret_keys(config: Mapping[str, Any]) -> list[str]:

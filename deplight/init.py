@@ -242,7 +242,7 @@ def _init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "init",
         help="scaffold a Deplight project (Pulumi.yaml, stacks, policies, workflows) in DIR",

@@ -235,6 +235,10 @@ def run() -> Deployment:
     bluegreen = None
     if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
         # Under CODE_DEPLOY the service ignores task definition changes: this releases them.
+        service_name, task_definition_arn = service.service_name, service.task_definition_arn
+        assert service_name is not None and task_definition_arn is not None, (
+            "only a bootstrap stack has no ECS service and no task definition"
+        )
         bluegreen = BlueGreenDeployment(
             prefix,
             BlueGreenArgs(
@@ -242,12 +246,12 @@ def run() -> Deployment:
                 deploy=settings.deploy,
                 release_kind=settings.release_kind,
                 cluster_name=service.cluster_name,
-                service_name=service.service_name,
+                service_name=service_name,
                 prod_listener_arn=service.prod_listener_arn,
                 test_listener_arn=service.test_listener_arn,
                 blue_target_group_name=service.blue_target_group_name,
                 green_target_group_name=service.green_target_group_name,
-                task_definition_arn=service.task_definition_arn,
+                task_definition_arn=task_definition_arn,
                 container_name=service.container_name,
                 container_port=service.container_port,
                 rollback_alarm_names=observability.rollback_alarm_names,

@@ -68,6 +68,7 @@ from rollback.errors import (
     StackLockedError,
 )
 from rollback.migrate import (
+    MigrationPlan,
     check_restore_point,
     plan_migration,
     read_migrate_command,
@@ -434,6 +435,9 @@ def fast_path(aws: awsapi.Aws, active: Any, opts: RollbackOptions,
     CodeDeploy's ``StopDeployment(autoRollbackEnabled)`` or ECS's ``StopServiceDeployment(ROLLBACK)``.
     ``(False, why)`` when the deployment completed first (then only the slow path is left);
     raises when CodeDeploy's (or ECS's) rollback fails."""
+    # The two strategies' functions take their own client and state types; both are called alike.
+    stop: Callable[[Any, str], tuple[bool, str]]
+    wait: Callable[..., tuple[bool, str]]
     if isinstance(active, awsapi.EcsDeploymentState):
         client, ref = aws.client("ecs"), active.arn
         stop, wait = awsapi.stop_service_deployment, awsapi.wait_for_service_rollback
@@ -595,10 +599,11 @@ def rollback(
     refused = [c for c in checks if not c.ok]
     path = "fast" if active else "slow"
     handle = new_handle(name, "rollback", started)
+    to_schema = target.schema_version if target else None
     record = {
         "operation": "rollback", "who": who, "trigger": trigger, "ci_run": run_url,
         "started_at": stamp(started), "from_tag": current, "to_tag": target_tag,
-        "from_schema": cfg.schema_version, "to_schema": target.schema_version if target else None,
+        "from_schema": cfg.schema_version, "to_schema": to_schema,
         "reason": reason, "path": path, "handles_update": handles, "tier": tier.value,
         "checks": [c.line() for c in checks], "request_id": opts.request_id,
     }  # fmt: skip
@@ -626,7 +631,7 @@ def rollback(
     audit.begin(handle, record)
     message = f"rollback: {current} -> {target_tag} ({reason})"
     label = f"rollback {name}"
-    after = ReleaseConfig(target_tag, record["to_schema"], "rollback")
+    after = ReleaseConfig(target_tag, to_schema, "rollback")
     on_blue: str | None = None  # what the fast path did, once traffic is back on blue
     try:
         if holders and active is not None:
@@ -737,7 +742,8 @@ def deploy(
     else:
         image = check_image(awsapi.image_exists(aws.client("ecr"), str(repo), tag), tag)
     schema = opts.schema_version if opts.schema_version is not None else cfg.schema_version
-    migration, migration_checks = None, []
+    migration: MigrationPlan | None = None
+    migration_checks: list[Check] = []
     if schema is not None and (cfg.schema_version is None or schema > cfg.schema_version):
         migration, migration_checks = plan_migration(
             outputs=outputs, tier=tier_of(stack.get_config(TIER_KEY)),

@@ -45,7 +45,7 @@ class _JsonErrorParser(argparse.ArgumentParser):
         super().error(message)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # add_parser builds the subcommand's parser with the action's parser class; this one
     # subcommand gets the JSON-aware class, the others keep theirs.
     previous = sub._parser_class
@@ -134,7 +134,7 @@ def _service_dir(value: str) -> Path:
 def _region() -> str:
     import boto3
 
-    region = boto3.session.Session().region_name
+    region: str | None = boto3.session.Session().region_name
     if not region:
         raise BadInputError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
     return region

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from deplight.analyze.report import Evidence, Finding, Report, found, unknown
@@ -28,7 +29,7 @@ def health_rank(path: str) -> int | None:
     return HEALTH_WORDS.index(m.group(1)) if m else None
 
 
-def pick_health(routes: list[tuple[str, Evidence | tuple[Evidence, ...]]], how: str,
+def pick_health(routes: Sequence[tuple[str, Evidence | tuple[Evidence, ...]]], how: str,
                 report: Report) -> Finding:  # fmt: skip
     """The best health route among ``routes`` (path, evidence: one line, or every line the path
     is assembled from), or an undecided finding. Every health-like route found goes to

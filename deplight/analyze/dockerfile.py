@@ -211,7 +211,7 @@ def _node(p: Plan) -> str:
                  "yarn install --frozen-lockfile --production && yarn cache clean",
                  "yarn install --frozen-lockfile --production --ignore-scripts --prefer-offline "
                  "&& yarn cache clean", "yarn build"),
-    }[manager]  # fmt: skip
+    }[str(manager)]  # fmt: skip
     env = f"ENV NODE_ENV=production \\\n    PORT={p.port}\n"
     runtime = f"FROM {image}\n" + env + _alpine_runtime() + "WORKDIR /app\n"
     if not build:

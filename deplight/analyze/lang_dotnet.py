@@ -68,8 +68,8 @@ def analyze(ws: Workspace) -> Report | None:
         return report
     f["framework"] = found("aspnetcore", f"{project} uses the Web SDK", web[0][1])
     assert project is not None
-    name = ws.find(project, r"<AssemblyName>([^<]+)</AssemblyName>")
-    assembly = name[0].group(1) if name else PurePosixPath(project).stem
+    assembly_hit = ws.find(project, r"<AssemblyName>([^<]+)</AssemblyName>")
+    assembly = assembly_hit[0].group(1) if assembly_hit else PurePosixPath(project).stem
     report.details["project"] = project
     report.details["assembly"] = assembly
     f["build"] = found(f"dotnet publish {project} -c Release -o /out", "the web project",

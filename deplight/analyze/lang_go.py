@@ -17,7 +17,7 @@ from deplight.analyze.common import (
     parse_dockerfile,
     pick_health,
 )
-from deplight.analyze.report import Report, found, unknown
+from deplight.analyze.report import Evidence, Report, found, unknown
 from deplight.analyze.workspace import Workspace, evidence
 
 _LISTEN = re.compile(r"ListenAndServe(?:TLS)?\(\s*\"[^\":]*:(\d{2,5})\"")
@@ -53,7 +53,7 @@ def analyze(ws: Workspace) -> Report | None:
                                   evidence("go.mod", None, "file present"))  # fmt: skip
 
     sources = [s for s in ws.sources(".go", limit=400) if not s.endswith("_test.go")]
-    main_hits = {}
+    main_hits: dict[str, Evidence] = {}
     for rel in sources:
         hit = ws.find(rel, r"^package\s+main\b")
         if hit:

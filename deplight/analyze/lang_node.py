@@ -112,11 +112,12 @@ def _listen_port(ws: Workspace, files: list[str]) -> tuple[int, bool, list[Evide
 
 def _nest_routes(ws: Workspace, sources: list[str]) -> list[tuple[str, tuple[Evidence, ...]]]:
     """Controller path + method path (+ the global prefix), each part with its line."""
-    prefix, prefix_ev = "", ()
+    prefix = ""
+    prefix_ev: tuple[Evidence, ...] = ()
     main = ws.find_in(sources, r"setGlobalPrefix\(\s*[\"'`]([^\"'`]+)[\"'`]")
     if main:
         prefix, prefix_ev = main[0].group(1), (main[1],)
-    routes = []
+    routes: list[tuple[str, tuple[Evidence, ...]]] = []
     for rel in sources:
         text = ws.read(rel) or ""
         if "@Controller(" not in text:
@@ -227,11 +228,11 @@ def analyze(ws: Workspace) -> Report | None:
     else:
         candidates = ["start:prod", "start"] if framework == "nestjs" else ["start"]
         for name in candidates:
-            script = _node_script(str(scripts.get(name, "")))
-            if script:
+            node_file = _node_script(str(scripts.get(name, "")))
+            if node_file:
                 if not start:
-                    start = (["node", script], _dep_line(ws, name), f"package.json scripts.{name}")
-                entry = entry or script
+                    start = (["node", node_file], _dep_line(ws, name), f"package.json scripts.{name}")
+                entry = entry or node_file
                 break
         if not entry and isinstance(pkg.get("main"), str):
             entry = pkg["main"]

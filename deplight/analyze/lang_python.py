@@ -336,12 +336,12 @@ def analyze(ws: Workspace) -> Report | None:
 
     if not declared:
         port = f["port"].value
-        target = app[0] if app else None
-        if server is None or target is None or port is None:
+        if server is None or app is None or port is None:
             missing = ("an ASGI server (uvicorn) in the dependencies" if server is None else
-                       "the application object" if target is None else "the port")  # fmt: skip
+                       "the application object" if app is None else "the port")  # fmt: skip
             f["start"] = unknown(f"cannot build a start command: no {missing}")
         else:
+            target = app[0]
             argv = {
                 "gunicorn": ["gunicorn", "--bind", f"0.0.0.0:{port}", target],
                 "uvicorn": ["uvicorn", target, "--host", "0.0.0.0", "--port", str(port)],
@@ -359,10 +359,10 @@ def analyze(ws: Workspace) -> Report | None:
         routes = _django_routes(ws, urls[0]) if urls else []
         f["health_check_path"] = pick_health(routes, "Django URLconf " + (urls[0] if urls else "not found"), report)
     else:
-        routes = [(m.group(1), ev) for m, ev in ws.search_in(sources, _ROUTE)]
-        f["health_check_path"] = pick_health(routes, f"{framework} route decorators", report)
+        decorated = [(m.group(1), ev) for m, ev in ws.search_in(sources, _ROUTE)]
+        f["health_check_path"] = pick_health(decorated, f"{framework} route decorators", report)
 
-    n, ev, why = workers or (1, None, f"one {server or 'server'} process")
+    n, worker_ev, why = workers or (1, None, f"one {server or 'server'} process")
     resources, reason = sizing.for_processes(framework, n, why)
-    f["resources"] = found(resources, reason, *([ev] if ev else fw_ev[:1]))
+    f["resources"] = found(resources, reason, *([worker_ev] if worker_ev else fw_ev[:1]))
     return report

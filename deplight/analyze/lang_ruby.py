@@ -114,8 +114,8 @@ def analyze(ws: Workspace) -> Report | None:
     puma = "config/puma.rb" if ws.exists("config/puma.rb") else None
     workers: tuple[int, Evidence] | None = None
     if puma:
-        for rx in (_PUMA_PORT, _PUMA_BIND):
-            hit = ws.find(puma, rx)
+        for port_rx in (_PUMA_PORT, _PUMA_BIND):
+            hit = ws.find(puma, port_rx)
             if hit and _first_int(hit[0]):
                 ports.add(_first_int(hit[0]), SERVER_CONFIG, "config/puma.rb port", hit[1])
                 if "PORT" in hit[1].text:

@@ -50,7 +50,7 @@ def _value_schema(field: str, report: Report) -> dict[str, Any]:
     language = report.value("language")
     frameworks = (list(FRAMEWORKS[language]) if language in FRAMEWORKS else
                   sorted({f for fws in FRAMEWORKS.values() for f in fws}))  # fmt: skip
-    return {
+    schemas: dict[str, dict[str, Any]] = {
         "language": {"type": ["string", "null"], "enum": [*LANGUAGES, None]},
         "version": {"type": ["string", "null"], "pattern": r"^\d+(\.\d+)?$"},
         "framework": {"type": ["string", "null"], "enum": [*frameworks, None]},
@@ -66,12 +66,13 @@ def _value_schema(field: str, report: Report) -> dict[str, Any]:
             "required": ["cpu", "memory"],
             "additionalProperties": False,
         },
-    }[field]
+    }
+    return schemas[field]
 
 
 def answer_schema(fields: list[str], report: Report) -> dict[str, Any]:
     """The tool's input schema: one object per asked field with value, reason and evidence."""
-    item = {
+    item: dict[str, Any] = {
         "type": "object",
         "properties": {
             "reason": {"type": "string", "maxLength": 500},
@@ -149,7 +150,8 @@ def tool_input(response: dict[str, Any]) -> dict[str, Any]:
         if use and use.get("name") == TOOL_NAME:
             if not isinstance(use.get("input"), dict):
                 raise ModelError(f"the {TOOL_NAME} call's input is not an object")
-            return use["input"]
+            tool_input: dict[str, Any] = use["input"]
+            return tool_input
     raise ModelError(f"the model did not call {TOOL_NAME} (stopReason "
                      f"{(response or {}).get('stopReason')!r})")  # fmt: skip
 
@@ -162,7 +164,7 @@ def _check_value(field: str, value: Any, report: Report) -> tuple[Any, str | Non
     if field == "language":
         return (value, None) if value in LANGUAGES else bad("one of " + ", ".join(LANGUAGES))
     if field == "version":
-        ok = isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value)
+        ok = bool(isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value))
         return (value, None) if ok else bad("a version such as 3.12 or 21")
     if field == "framework":
         language = report.value("language")
@@ -182,7 +184,7 @@ def _check_value(field: str, value: Any, report: Report) -> tuple[Any, str | Non
         ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
         return (value, None) if ok else bad("a port in 1-65535")
     if field == "health_check_path":
-        ok = isinstance(value, str) and re.fullmatch(r"/[^\s?#]{0,200}", value)
+        ok = bool(isinstance(value, str) and re.fullmatch(r"/[^\s?#]{0,200}", value))
         return (value, None) if ok else bad("an HTTP path starting with /")
     if field == "resources":
         if not isinstance(value, dict) or set(value) != {"cpu", "memory"}:
@@ -237,7 +239,7 @@ def apply_answer(report: Report, ws: Workspace, asked: list[str], answer: dict[s
         reason = item.get("reason")
         if problem is None and not isinstance(reason, str):
             problem = "no reason"
-        if problem:
+        if problem or not isinstance(reason, str):  # a non-string reason has set the problem
             report.notes.append(f"model answer for {field} rejected: {problem}")
             continue
         report.findings[field] = Finding(value, f"model: {reason.strip()[:500]}", evs, MODEL)
