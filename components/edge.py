@@ -150,8 +150,11 @@ class AccessLogs(pulumi.ComponentResource):
         policy = aws.s3.BucketPolicy(
             f"{name}-alb-logs-policy",
             bucket=bucket.id,
-            policy=json.dumps(log_bucket_policy(bucket=name_, account=account, region=args.region,
-                                                partition=partition)),  # fmt: skip
+            policy=json.dumps(
+                log_bucket_policy(
+                    bucket=name_, account=account, region=args.region, partition=partition
+                )
+            ),  # fmt: skip
             # S3 refuses a policy while the public access block is being written.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public]),
         )
@@ -217,9 +220,11 @@ class WebFirewall(pulumi.ComponentResource):
             scope="REGIONAL",
             default_action={"allow": {}},
             rules=web_acl_rules(args.prefix, args.rate_limit),
-            visibility_config={"cloudwatch_metrics_enabled": True,
-                               "metric_name": f"{args.prefix}-waf",
-                               "sampled_requests_enabled": True},  # fmt: skip
+            visibility_config={
+                "cloudwatch_metrics_enabled": True,
+                "metric_name": f"{args.prefix}-waf",
+                "sampled_requests_enabled": True,
+            },  # fmt: skip
             tags=stack_tags(args.prefix),
             opts=child,
         )

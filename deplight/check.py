@@ -41,6 +41,8 @@ def policies_dir_of(project_dir: Path) -> Path:
     wiring ``deplight init`` writes), else the installed one."""
     own = project_dir / "policies"
     return own if (own / "__main__.py").is_file() else POLICIES_DIR
+
+
 LEVELS = {"advisory": 0, "mandatory": 1, "disabled": 2, "remediate": 3}
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 STARTUP_TIMEOUT_S = 60
@@ -212,7 +214,9 @@ def evaluate_in_process(run: ProgramRun, config: Mapping[str, Any]) -> list[Viol
                                         None, None, [], {}) for r in custom]  # fmt: skip
             reported: list[tuple[str, str | None]] = []
 
-            def report(m: str, u: str | None = None, rep: list[tuple[str, str | None]] = reported) -> None:
+            def report(
+                m: str, u: str | None = None, rep: list[tuple[str, str | None]] = reported
+            ) -> None:
                 rep.append((m, u))
 
             policy.validate(StackValidationArgs(resources, cfg), report)

@@ -132,8 +132,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 depends_on=tuple(request.dependencies),
-                alias_types=tuple(a.spec.type for a in request.aliases
-                                  if a.WhichOneof("alias") == "spec" and a.spec.type),
+                alias_types=tuple(
+                    a.spec.type
+                    for a in request.aliases
+                    if a.WhichOneof("alias") == "spec" and a.spec.type
+                ),
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
             )  # fmt: skip
         )

@@ -483,8 +483,9 @@ def build_tree(run: ProgramRun) -> list[dict[str, Any]]:
             "name": r.name,
             "type": r.type,
             "kind": "resource" if r.custom else "component",
-            "inputs": ctx.subst({k: _parse_json(v) if k in DOCUMENT_INPUTS else v
-                                 for k, v in key_inputs(r).items()}),  # fmt: skip
+            "inputs": ctx.subst(
+                {k: _parse_json(v) if k in DOCUMENT_INPUTS else v for k, v in key_inputs(r).items()}
+            ),  # fmt: skip
             "facts": facts(r, ctx),
             "children": [],
         }

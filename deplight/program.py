@@ -150,8 +150,12 @@ def run() -> Deployment:
                                                kms_key_arn=kms_key_arn))  # fmt: skip
     ig = settings.ingress
     access_logs = (
-        AccessLogs(prefix, AccessLogsArgs(prefix=prefix, region=settings.region,
-                                          retention_days=ig.access_logs_retention_days))  # fmt: skip
+        AccessLogs(
+            prefix,
+            AccessLogsArgs(
+                prefix=prefix, region=settings.region, retention_days=ig.access_logs_retention_days
+            ),
+        )  # fmt: skip
         if ig.access_logs and not ig.access_logs_bucket
         else None
     )
@@ -159,7 +163,9 @@ def run() -> Deployment:
     if ig.domain and ig.hosted_zone_id and not ig.certificate_arn:
         certificate = DomainCertificate(
             prefix,
-        DomainCertificateArgs(prefix=prefix, domain=ig.domain, hosted_zone_id=ig.hosted_zone_id),
+            DomainCertificateArgs(
+                prefix=prefix, domain=ig.domain, hosted_zone_id=ig.hosted_zone_id
+            ),
         )
     service = EcsService(
         prefix,
@@ -216,8 +222,9 @@ def run() -> Deployment:
             cluster_name=service.cluster_name,
             service_name=service.service_name,
             audit_table_deletion_protection=settings.observability.audit_deletion_protection,
-            extra_widgets=dashboard_widgets(region=settings.region, prefix=prefix,
-                                            data=settings.data),
+            extra_widgets=dashboard_widgets(
+                region=settings.region, prefix=prefix, data=settings.data
+            ),
             kms_key_arn=kms_key_arn,
         ),
     )
@@ -284,7 +291,7 @@ def run() -> Deployment:
             kms_key=stack_key is not None,
             access_log_bucket=access_logs is not None,
             waf=ig.waf,
-            ),
+        ),
     )
     release_api = None
     if settings.release_api.enabled:

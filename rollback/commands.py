@@ -224,8 +224,11 @@ def announcing(audit: Audit, stack: StackPort, aws: awsapi.Aws,
         return audit
     _, _, run_url = who_and_trigger(False)
     context = notify.LinkContext(
-        outputs=dict(outputs), region=aws.region, repository=os.environ.get("GITHUB_REPOSITORY"),
-        server=os.environ.get("GITHUB_SERVER_URL", "https://github.com"), run_url=run_url,
+        outputs=dict(outputs),
+        region=aws.region,
+        repository=os.environ.get("GITHUB_REPOSITORY"),
+        server=os.environ.get("GITHUB_SERVER_URL", "https://github.com"),
+        run_url=run_url,
     )
     return notify.NotifyingAudit(audit, notify.Notifier(sinks), context)
 
@@ -583,10 +586,19 @@ def rollback(
         check_image(found, target_tag),
         check_schema(history, target, cfg.schema_version, opts.allow_schema_downgrade),
         check_confirmation(tier, opts.confirm, opts.yes),
-        check_lock(holders, opts.cancel_stale, deployment=active.describe() if active else None,
-                   wait_s=opts.lock_timeout_s, keep_running=keep_running),  # fmt: skip
+        check_lock(
+            holders,
+            opts.cancel_stale,
+            deployment=active.describe() if active else None,
+            wait_s=opts.lock_timeout_s,
+            keep_running=keep_running,
+        ),  # fmt: skip
     ]
-    if opts.allow_schema_downgrade and target and schema_raises(history, target, cfg.schema_version):
+    if (
+        opts.allow_schema_downgrade
+        and target
+        and schema_raises(history, target, cfg.schema_version)
+    ):
         # Crossing a migration back: the database state the target understands must be
         # restorable (the pre-migration snapshot). Looked up, reported, never restored here.
         cluster = outputs.get(DB_CLUSTER_IDENTIFIER)

@@ -200,7 +200,8 @@ def take_snapshot(rds: Any, cluster: str, name: str, tags: Mapping[str, str], *,
         snap = (found.get("DBClusterSnapshots") or [{}])[0]
         status = str(snap.get("Status", "unknown"))
         line = f"snapshot {name}: {status}" + (
-            f" ({snap['PercentProgress']}%)" if "PercentProgress" in snap else "")
+            f" ({snap['PercentProgress']}%)" if "PercentProgress" in snap else ""
+        )
         if line != last:
             log.info("%s", line)
             last = line

@@ -201,7 +201,9 @@ def _stack_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     except StackFileError as exc:
         raise BadInputError(str(exc)) from None
     except SettingsError as exc:
-        raise BadInputError(f"invalid configuration for stack {stack}: " + "; ".join(exc.errors)) from None
+        raise BadInputError(
+            f"invalid configuration for stack {stack}: " + "; ".join(exc.errors)
+        ) from None
     return configs
 
 
@@ -282,4 +284,3 @@ def run(args: argparse.Namespace) -> int:
         if out.error:
             print(f"deplight analyze: {out.error}", file=sys.stderr)
     return out.exit_code
-

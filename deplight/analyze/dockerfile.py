@@ -142,7 +142,7 @@ def _alpine_runtime() -> str:
 
 def _tail(p: Plan, cmd: list[str]) -> str:
     # Numeric, so that a runtime can tell it is not root without reading /etc/passwd.
-    return (f"USER {APP_UID}:{APP_UID}\nEXPOSE {p.port}\n" + _healthcheck(p) + _cmd(cmd, p.port))
+    return f"USER {APP_UID}:{APP_UID}\nEXPOSE {p.port}\n" + _healthcheck(p) + _cmd(cmd, p.port)
 
 
 def _header(p: Plan) -> str:

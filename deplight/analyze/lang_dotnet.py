@@ -61,8 +61,11 @@ def analyze(ws: Workspace) -> Report | None:
         f["dependencies"] = unknown("several projects and no single web project")
 
     if len(web) != 1:
-        f["framework"] = unknown("no ASP.NET Core web project" if not web else
-                                 "several web projects: " + ", ".join(p for p, _ in web))
+        f["framework"] = unknown(
+            "no ASP.NET Core web project"
+            if not web
+            else "several web projects: " + ", ".join(p for p, _ in web)
+        )
         for name in ("build", "start", "port", "health_check_path", "resources"):
             f[name] = unknown("the web project is unknown")
         return report

@@ -38,8 +38,11 @@ def analyze(ws: Workspace) -> Report | None:
     f["language"] = found("go", "Go module file", evidence("go.mod", None, "file present"))
     df = parse_dockerfile(ws)
     hit = ws.find("go.mod", r"^go\s+(\d+\.\d+)")
-    f["version"] = found(hit[0].group(1), "go.mod go directive", hit[1]) if hit else unknown(
-        "go.mod has no go directive")
+    f["version"] = (
+        found(hit[0].group(1), "go.mod go directive", hit[1])
+        if hit
+        else unknown("go.mod has no go directive")
+    )
     if ws.exists("go.sum"):
         f["dependencies"] = found({"manager": "go", "lock_file": "go.sum"},
                                   "Go modules with go.sum checksums",

@@ -35,7 +35,9 @@ SOURCES = (".js", ".mjs", ".cjs", ".ts")
 ENTRY_CANDIDATES = ("server.js", "index.js", "app.js", "src/server.js", "src/index.js",
                     "src/app.js", "src/main.js")  # fmt: skip
 
-_ENV_PORT = r"(?:Number\(|parseInt\(|\+)?\s*process\.env\.PORT\s*\)?\s*(?:\|\||\?\?)\s*[\"']?(\d{2,5})"
+_ENV_PORT = (
+    r"(?:Number\(|parseInt\(|\+)?\s*process\.env\.PORT\s*\)?\s*(?:\|\||\?\?)\s*[\"']?(\d{2,5})"
+)
 _LISTEN_NUM = re.compile(r"\.listen\(\s*(\d{2,5})\b")
 _LISTEN_ENV = re.compile(r"\.listen\(\s*" + _ENV_PORT)
 _LISTEN_IDENT = re.compile(r"\.listen\(\s*([A-Za-z_$][\w$]*)\s*[,)]")
@@ -152,7 +154,9 @@ def analyze(ws: Workspace) -> Report | None:
         return None
     report = Report()
     f = report.findings
-    f["language"] = found("node", "Node.js package manifest", evidence("package.json", None, "file present"))
+    f["language"] = found(
+        "node", "Node.js package manifest", evidence("package.json", None, "file present")
+    )
     try:
         pkg = json.loads(ws.read("package.json") or "")
         if not isinstance(pkg, dict):
@@ -204,7 +208,11 @@ def analyze(ws: Workspace) -> Report | None:
             f[name] = unknown("the web framework is unknown")
         return report
 
-    sources = [s for s in ws.sources(*SOURCES) if not re.search(r"(^|/)(test|tests|__tests__)/|\.(spec|test)\.", s)]
+    sources = [
+        s
+        for s in ws.sources(*SOURCES)
+        if not re.search(r"(^|/)(test|tests|__tests__)/|\.(spec|test)\.", s)
+    ]
     declared = explicit_start(ws, df)
     ports = Ports()
     start: tuple[list[str], Evidence, str] | None = None
@@ -231,7 +239,11 @@ def analyze(ws: Workspace) -> Report | None:
             node_file = _node_script(str(scripts.get(name, "")))
             if node_file:
                 if not start:
-                    start = (["node", node_file], _dep_line(ws, name), f"package.json scripts.{name}")
+                    start = (
+                        ["node", node_file],
+                        _dep_line(ws, name),
+                        f"package.json scripts.{name}",
+                    )
                 entry = entry or node_file
                 break
         if not entry and isinstance(pkg.get("main"), str):
@@ -248,7 +260,9 @@ def analyze(ws: Workspace) -> Report | None:
         if entry:
             stem = re.sub(r"^(dist|build|out)/", "", entry)
             stem = re.sub(r"\.(js|mjs|cjs)$", "", stem)
-            order = [s for s in sources if re.sub(r"\.(js|mjs|cjs|ts)$", "", s) in (stem, f"src/{stem}")]
+            order = [
+                s for s in sources if re.sub(r"\.(js|mjs|cjs|ts)$", "", s) in (stem, f"src/{stem}")
+            ]
         listen = _listen_port(ws, order + [s for s in sources if s not in order])
         if listen:
             port, from_env, evs = listen
