@@ -1,4 +1,5 @@
 """Deplight: one containerized HTTP service on ECS Fargate, one stack per environment."""
+
 from deplight.program import run
 
 run()

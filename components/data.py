@@ -518,7 +518,9 @@ class DataTier(pulumi.ComponentResource):
                     identifier=identifier,
                     cluster_identifier=cluster.id,
                     instance_class="db.serverless",
-                    engine=cluster.engine,
+                    # pulumi_aws types Cluster.engine as str, ClusterInstance's as EngineType (a
+                    # str enum): the same engine name
+                    engine=cluster.engine,  # type: ignore[arg-type]
                     engine_version=cluster.engine_version,
                     availability_zone=azs[i % len(azs)],
                     db_subnet_group_name=subnets.name,
@@ -541,7 +543,8 @@ class DataTier(pulumi.ComponentResource):
             self.db_endpoint = cluster.endpoint
             self.db_reader_endpoint = cluster.reader_endpoint
             self.db_secret_arn = cluster.master_user_secrets.apply(
-                lambda s: s[0].secret_arn if s else ""
+                # AWS always reports a secret's ARN; the type says Optional, read None as no secret
+                lambda s: (s[0].secret_arn or "") if s else ""
             )
             self.db_security_group_id = db_sg.id
 
@@ -559,7 +562,7 @@ class DataTier(pulumi.ComponentResource):
             )
             # The engine keeps `result` secret (additional_secret_outputs); marking it here too
             # keeps it secret in this program whatever the engine does.
-            token = pulumi.Output.secret(
+            token: pulumi.Output[str] = pulumi.Output.secret(
                 AuthToken(f"{name}-cache-auth-token", opts=child).result
             )
             secret = aws.secretsmanager.Secret(

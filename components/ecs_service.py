@@ -136,7 +136,10 @@ def health_check_command(settings: ServiceSettings) -> list[str] | None:
 
 
 def execution_policy(
-    *, repository_arn: str, log_group_arn: str, secrets: Mapping[str, str],
+    *,
+    repository_arn: str,
+    log_group_arn: str,
+    secrets: Mapping[str, str],
     secrets_kms_key_arn: str | None = None,
 ) -> dict[str, Any]:
     """What ECS itself needs to start the task: pull this image, write this log group, read
@@ -460,8 +463,9 @@ class EcsService(pulumi.ComponentResource):
             # Left unset (AWS's default, false) elsewhere, so other stacks see no change.
             force_delete=True if args.ecr_force_delete else None,
             encryption_configurations=[
-                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS",
-                                                              kms_key=args.kms_key_arn)
+                aws.ecr.RepositoryEncryptionConfigurationArgs(
+                    encryption_type="KMS", kms_key=args.kms_key_arn
+                )
                 if args.kms_key_arn is not None
                 else aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
             ],  # fmt: skip
@@ -495,9 +499,12 @@ class EcsService(pulumi.ComponentResource):
             role=execution_role.id,
             policy=pulumi.Output.all(repo.arn, args.log_group_arn, args.extra_secrets).apply(
                 lambda v: json.dumps(
-                    execution_policy(repository_arn=v[0], log_group_arn=v[1],
-                                     secrets={**sv.secrets, **(v[2] or {})},
-                                     secrets_kms_key_arn=args.secrets_kms_key_arn)
+                    execution_policy(
+                        repository_arn=v[0],
+                        log_group_arn=v[1],
+                        secrets={**sv.secrets, **(v[2] or {})},
+                        secrets_kms_key_arn=args.secrets_kms_key_arn,
+                    )
                 )
             ),  # fmt: skip
             opts=child,
@@ -792,23 +799,46 @@ class EcsService(pulumi.ComponentResource):
             dimension = scaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs
 
             def per_target(qid: str, tg: aws.lb.TargetGroup) -> Any:
-                return query(id=qid, return_data=False, metric_stat=stat(stat="Sum", metric=metric(
-                    namespace="AWS/ApplicationELB", metric_name="RequestCountPerTarget",
-                    dimensions=[dimension(name="TargetGroup", value=tg.arn_suffix),
-                                dimension(name="LoadBalancer", value=alb.arn_suffix)])))
+                return query(
+                    id=qid,
+                    return_data=False,
+                    metric_stat=stat(
+                        stat="Sum",
+                        metric=metric(
+                            namespace="AWS/ApplicationELB",
+                            metric_name="RequestCountPerTarget",
+                            dimensions=[
+                                dimension(name="TargetGroup", value=tg.arn_suffix),
+                                dimension(name="LoadBalancer", value=alb.arn_suffix),
+                            ],
+                        ),
+                    ),
+                )
 
             trackers: dict[str, tuple[int, dict[str, Any]]] = {
-                "cpu": (sv.cpu_target_percent, {"predefined_metric_specification": predefined(
-                    predefined_metric_type="ECSServiceAverageCPUUtilization")}),
+                "cpu": (
+                    sv.cpu_target_percent,
+                    {
+                        "predefined_metric_specification": predefined(
+                            predefined_metric_type="ECSServiceAverageCPUUtilization"
+                        )
+                    },
+                ),
             }
             if args.deploy.strategy is Strategy.ROLLING:
                 # A rolling service never moves off blue: AWS's per-target metric of blue is
                 # exactly the serving group's.
-                trackers["requests"] = (sv.requests_per_target, {
-                    "predefined_metric_specification": predefined(
-                        predefined_metric_type="ALBRequestCountPerTarget",
-                        resource_label=pulumi.Output.concat(alb.arn_suffix, "/", blue.arn_suffix),
-                    )})
+                trackers["requests"] = (
+                    sv.requests_per_target,
+                    {
+                        "predefined_metric_specification": predefined(
+                            predefined_metric_type="ALBRequestCountPerTarget",
+                            resource_label=pulumi.Output.concat(
+                                alb.arn_suffix, "/", blue.arn_suffix
+                            ),
+                        )
+                    },
+                )
             else:
                 # codedeploy and ecs_bluegreen swap the serving group at every release, so a
                 # predefined metric (pinned to one group) would track the idle group after the
@@ -816,12 +846,23 @@ class EcsService(pulumi.ComponentResource):
                 # (the idle one has no requests and drops out), and during a canary or linear
                 # shift the busier group's per-target load, which is what must not exceed the
                 # target. The expression needs nothing from the last release.
-                trackers["requests"] = (sv.requests_per_target, {
-                    "customized_metric_specification": customized(metrics=[
-                        per_target("blue", blue), per_target("green", green),
-                        query(id="serving", label="requests per target of the serving group",
-                              expression="MAX([blue, green])", return_data=True),
-                    ])})
+                trackers["requests"] = (
+                    sv.requests_per_target,
+                    {
+                        "customized_metric_specification": customized(
+                            metrics=[
+                                per_target("blue", blue),
+                                per_target("green", green),
+                                query(
+                                    id="serving",
+                                    label="requests per target of the serving group",
+                                    expression="MAX([blue, green])",
+                                    return_data=True,
+                                ),
+                            ]
+                        )
+                    },
+                )
             for kind, (target_value, spec) in trackers.items():
                 aws.appautoscaling.Policy(
                     f"{name}-scale-{kind}",

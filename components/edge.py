@@ -150,8 +150,11 @@ class AccessLogs(pulumi.ComponentResource):
         policy = aws.s3.BucketPolicy(
             f"{name}-alb-logs-policy",
             bucket=bucket.id,
-            policy=json.dumps(log_bucket_policy(bucket=name_, account=account, region=args.region,
-                                                partition=partition)),  # fmt: skip
+            policy=json.dumps(
+                log_bucket_policy(
+                    bucket=name_, account=account, region=args.region, partition=partition
+                )
+            ),  # fmt: skip
             # S3 refuses a policy while the public access block is being written.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public]),
         )
@@ -160,14 +163,14 @@ class AccessLogs(pulumi.ComponentResource):
         self.register_outputs({"bucket": self.bucket})
 
 
-def web_acl_rules(prefix: str, rate_limit: int) -> list[dict[str, Any]]:
+def web_acl_rules(prefix: str, rate_limit: int) -> list[aws.wafv2.WebAclRuleArgsDict]:
     """The web ACL's rules (pure): the managed rule groups, then the per-IP rate limit."""
 
-    def visibility(metric: str) -> dict[str, Any]:
+    def visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgsDict:
         return {"cloudwatch_metrics_enabled": True, "metric_name": f"{prefix}-{metric}",
                 "sampled_requests_enabled": True}  # fmt: skip
 
-    rules: list[dict[str, Any]] = [
+    rules: list[aws.wafv2.WebAclRuleArgsDict] = [
         {
             "name": group,
             "priority": i,
@@ -217,9 +220,11 @@ class WebFirewall(pulumi.ComponentResource):
             scope="REGIONAL",
             default_action={"allow": {}},
             rules=web_acl_rules(args.prefix, args.rate_limit),
-            visibility_config={"cloudwatch_metrics_enabled": True,
-                               "metric_name": f"{args.prefix}-waf",
-                               "sampled_requests_enabled": True},  # fmt: skip
+            visibility_config={
+                "cloudwatch_metrics_enabled": True,
+                "metric_name": f"{args.prefix}-waf",
+                "sampled_requests_enabled": True,
+            },  # fmt: skip
             tags=stack_tags(args.prefix),
             opts=child,
         )

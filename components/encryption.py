@@ -25,8 +25,12 @@ def log_group_arns(prefix: str, region: str, account: str, partition: str = "aws
     """The log groups of the stack: the service's, those under ``/deplight/<prefix>/``, and the
     release API's (``/aws/lambda/<prefix>-...``, ``/aws/apigateway/<prefix>-...``)."""
     logs = f"arn:{partition}:logs:{region}:{account}:log-group:"
-    return [f"{logs}/ecs/{prefix}", f"{logs}/deplight/{prefix}/*",
-            f"{logs}/aws/lambda/{prefix}-*", f"{logs}/aws/apigateway/{prefix}-*"]
+    return [
+        f"{logs}/ecs/{prefix}",
+        f"{logs}/deplight/{prefix}/*",
+        f"{logs}/aws/lambda/{prefix}-*",
+        f"{logs}/aws/apigateway/{prefix}-*",
+    ]
 
 
 def key_policy(*, prefix: str, region: str, account: str, partition: str = "aws") -> dict[str, Any]:
@@ -100,8 +104,11 @@ class StackKey(pulumi.ComponentResource):
             description=f"{args.prefix}: logs, ECR, audit table and alert topic",
             enable_key_rotation=True,
             deletion_window_in_days=DELETION_WINDOW_DAYS,
-            policy=json.dumps(key_policy(prefix=args.prefix, region=args.region,
-                                         account=account, partition=partition)),  # fmt: skip
+            policy=json.dumps(
+                key_policy(
+                    prefix=args.prefix, region=args.region, account=account, partition=partition
+                )
+            ),  # fmt: skip
             tags=stack_tags(args.prefix),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -234,7 +234,9 @@ def deploy_permissions(
         *[
             {
                 # Each create call may only create its own type, tagged as this stack's.
-                "Sid": "Create" + "".join(p.title() for p in type_.split("-")) + "TaggedAsThisStack",
+                "Sid": "Create"
+                + "".join(p.title() for p in type_.split("-"))
+                + "TaggedAsThisStack",
                 "Effect": "Allow",
                 "Action": sorted(a for a, t in NETWORK_CREATES.items() if t == type_),
                 "Resource": ec2(type_),
@@ -620,8 +622,10 @@ def deploy_permissions(
                 "Sid": "ThisStacksWebAcl",
                 "Effect": "Allow",
                 "Action": [*WAF_WRITES, *WAF_READS],
-                "Resource": [*named(f"{arn}:wafv2:{r}:regional/webacl/", "/*"),
-                             f"{elb}:loadbalancer/app/{prefix}-*"],
+                "Resource": [
+                    *named(f"{arn}:wafv2:{r}:regional/webacl/", "/*"),
+                    f"{elb}:loadbalancer/app/{prefix}-*",
+                ],
             }  # fmt: skip
         )
     if own_role_arns:
@@ -717,7 +721,10 @@ def default_sg_permissions(*, vpc_arn: str, region: str, account: str, partition
 
 
 def preview_permissions(
-    *, partition: str = "aws", state_bucket: str | None = None, bucket: str | None = None,
+    *,
+    partition: str = "aws",
+    state_bucket: str | None = None,
+    bucket: str | None = None,
     grants: Sequence[Grants] = (),
 ) -> dict[str, Any]:
     """Read-only: what ``pulumi preview --refresh`` and the policy check read. No secret
@@ -929,8 +936,11 @@ class GithubOidc(pulumi.ComponentResource):
                 name=f"{deploy_name}-vpc",
                 description=f"GitHub Actions deploys of {args.stack}: this stack's VPC",
                 policy=pulumi.Output.from_input(args.vpc_arn).apply(
-                    lambda vpc: json.dumps(default_sg_permissions(
-                        vpc_arn=vpc, region=args.region, account=account, partition=partition))
+                    lambda vpc: json.dumps(
+                        default_sg_permissions(
+                            vpc_arn=vpc, region=args.region, account=account, partition=partition
+                        )
+                    )
                 ),  # fmt: skip
                 tags=tags,
                 opts=child,
@@ -957,9 +967,12 @@ class GithubOidc(pulumi.ComponentResource):
                         name="preview",
                         policy=json.dumps(
                             preview_permissions(
-                                partition=partition, state_bucket=gh.state_bucket,
+                                partition=partition,
+                                state_bucket=gh.state_bucket,
                                 bucket=log_bucket_name(args.prefix, account)
-                                if args.access_log_bucket else None, grants=args.grants,
+                                if args.access_log_bucket
+                                else None,
+                                grants=args.grants,
                             )  # fmt: skip
                         ),
                     )

@@ -101,7 +101,7 @@ class Network(pulumi.ComponentResource):
 
         azs = list(args.availability_zones or [])
         if not azs:
-            azs = aws.get_availability_zones(state="available").names
+            azs = list(aws.get_availability_zones(state="available").names)
         if len(azs) < s.az_count:
             raise ValueError(
                 f"deplight:network.az_count: {s.az_count} AZs requested but the region has only "

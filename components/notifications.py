@@ -89,8 +89,6 @@ GRANTS = Grants(
 """What the Notifications component adds to the CI roles and the boundary (when Slack is on)."""
 
 
-
-
 @dataclass(frozen=True, kw_only=True)
 class NotificationsArgs:
     """Inputs of :class:`Notifications`."""

@@ -409,14 +409,19 @@ class Observability(pulumi.ComponentResource):
                     id="desired",
                     return_data=False,
                     metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                        namespace="ECS/ContainerInsights", metric_name="DesiredTaskCount",
-                        dimensions=desired_dims, period=PERIOD_SECONDS, stat="Maximum",
+                        namespace="ECS/ContainerInsights",
+                        metric_name="DesiredTaskCount",
+                        dimensions=desired_dims,
+                        period=PERIOD_SECONDS,
+                        stat="Maximum",
                     ),
                 ),
                 # 0 in every minute the service exists: the base the healthy counts add to, so
                 # the sum is 0 (not missing) when neither group reports a healthy target.
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                    id="zero", return_data=False, expression="desired * 0",
+                    id="zero",
+                    return_data=False,
+                    expression="desired * 0",
                 ),
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
                     id="healthy",

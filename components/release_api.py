@@ -72,9 +72,7 @@ def code_archive(directory: Path = HANDLER_DIR) -> pulumi.AssetArchive:
     files = sorted(directory.glob("*.py"))
     if not (directory / "handler.py").is_file():
         raise FileNotFoundError(f"the release API's handler is missing: {directory / 'handler.py'}")
-    return pulumi.AssetArchive(
-        {f"release_api/{p.name}": pulumi.FileAsset(str(p)) for p in files}
-    )
+    return pulumi.AssetArchive({f"release_api/{p.name}": pulumi.FileAsset(str(p)) for p in files})
 
 
 def secret_resource(secret: str, *, partition: str, region: str, account: str) -> str:
@@ -118,7 +116,9 @@ def handler_policy(
             "Sid": "ReadTheGithubToken",
             "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue",
-            "Resource": secret_resource(secret, partition=partition, region=region, account=account),
+            "Resource": secret_resource(
+                secret, partition=partition, region=region, account=account
+            ),
         },
         {
             "Sid": "WriteItsLogs",
@@ -213,7 +213,7 @@ class ReleaseApiArgs:
     """``owner/name`` of the repository whose ``rollback.yml`` is dispatched."""
     log_retention_days: int
     """Retention of the function's and the access log groups."""
-    log_kms_key_arn: str | None = None
+    log_kms_key_arn: pulumi.Input[str] | None = None
     """KMS key for the log groups (optional)."""
     audit_table_name: pulumi.Input[str]
     """The stack's release/rollback audit table."""
@@ -288,17 +288,34 @@ class ReleaseApi(pulumi.ComponentResource):
                 aws.iam.RoleInlinePolicyArgs(
                     name="release-api",
                     policy=pulumi.Output.all(
-                        args.audit_table_arn, logs.arn, args.codedeploy_application if codedeploy
-                        else None, args.codedeploy_group if codedeploy else None,
-                        args.cluster_name, args.service_name, args.rollback_alarm_names,
+                        args.audit_table_arn,
+                        logs.arn,
+                        args.codedeploy_application if codedeploy else None,
+                        args.codedeploy_group if codedeploy else None,
+                        args.cluster_name,
+                        args.service_name,
+                        args.rollback_alarm_names,
                         args.audit_kms_key_arn,
-                    ).apply(lambda v: json.dumps(handler_policy(
-                        partition=partition, region=args.region, account=account,
-                        stack=args.stack, audit_table_arn=v[0], log_group_arn=v[1],
-                        secret=s.github_token_secret or "", strategy=args.strategy,
-                        codedeploy_application=v[2], codedeploy_group=v[3], cluster=v[4],
-                        service=v[5], alarm_names=list(v[6] or []), kms_key_arn=v[7],
-                    ))),
+                    ).apply(
+                        lambda v: json.dumps(
+                            handler_policy(
+                                partition=partition,
+                                region=args.region,
+                                account=account,
+                                stack=args.stack,
+                                audit_table_arn=v[0],
+                                log_group_arn=v[1],
+                                secret=s.github_token_secret or "",
+                                strategy=args.strategy,
+                                codedeploy_application=v[2],
+                                codedeploy_group=v[3],
+                                cluster=v[4],
+                                service=v[5],
+                                alarm_names=list(v[6] or []),
+                                kms_key_arn=v[7],
+                            )
+                        )
+                    ),
                 )
             ],  # fmt: skip
             tags=tags,
@@ -317,15 +334,27 @@ class ReleaseApi(pulumi.ComponentResource):
             timeout=FUNCTION_TIMEOUT_S,
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables=pulumi.Output.all(
-                    args.audit_table_name, args.codedeploy_application if codedeploy else None,
-                    args.codedeploy_group if codedeploy else None, args.cluster_name,
-                    args.service_name, args.rollback_alarm_names,
-                ).apply(lambda v: function_environment(
-                    stack=args.stack, tier=args.tier, audit_table=v[0], strategy=args.strategy,
-                    codedeploy_application=v[1], codedeploy_group=v[2], cluster=v[3],
-                    service=v[4], alarm_names=list(v[5] or []), settings=s,
-                    repository=args.repository,
-                ))
+                    args.audit_table_name,
+                    args.codedeploy_application if codedeploy else None,
+                    args.codedeploy_group if codedeploy else None,
+                    args.cluster_name,
+                    args.service_name,
+                    args.rollback_alarm_names,
+                ).apply(
+                    lambda v: function_environment(
+                        stack=args.stack,
+                        tier=args.tier,
+                        audit_table=v[0],
+                        strategy=args.strategy,
+                        codedeploy_application=v[1],
+                        codedeploy_group=v[2],
+                        cluster=v[3],
+                        service=v[4],
+                        alarm_names=list(v[5] or []),
+                        settings=s,
+                        repository=args.repository,
+                    )
+                )
             ),  # fmt: skip
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON", log_group=logs.name
@@ -431,4 +460,3 @@ class ReleaseApi(pulumi.ComponentResource):
                 "access_log_group_name": self.access_log_group_name,
             }
         )
-

@@ -331,7 +331,8 @@ def serving_task_definition(ecs: Any, cluster: str, service: str) -> str | None:
     primary = [t for t in svc.get("taskSets") or [] if t.get("status") == "PRIMARY"]
     if primary:
         return str(primary[0]["taskDefinition"])
-    return svc.get("taskDefinition")
+    task_definition: str | None = svc.get("taskDefinition")
+    return task_definition
 
 
 def observe(deployment_id: str, props: dict[str, Any], *, codedeploy: Any | None = None,

@@ -22,7 +22,10 @@ import json
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 NAMESPACE = "deplight"
 
@@ -692,6 +695,7 @@ def _pi_retention(value: int) -> str | None:
         return None
     return "Performance Insights retention: 7, a multiple of 31 up to 713, or 731 days"
 
+
 E = TypeVar("E", bound=enum.Enum)
 
 
@@ -699,7 +703,7 @@ class _Reader:
     """Reads one config object section, collecting problems instead of raising."""
 
     def __init__(self, errors: list[str], section: str, raw: Any, defaults: Mapping[str, Any],
-                 cls: type) -> None:  # fmt: skip
+                 cls: type[DataclassInstance]) -> None:  # fmt: skip
         self.errors = errors
         self.section = section
         self.defaults = defaults
@@ -974,9 +978,13 @@ def _health_check(errors: list[str], service: _Reader) -> HealthCheckSettings | 
     kind = hc.values.get("type", HealthCheckType.CURL)
     present, command = hc._get("command")
     if kind is HealthCheckType.COMMAND:
-        if not present or not isinstance(command, list) or not command or not all(
-            isinstance(a, str) and a for a in command
-        ) or command in (["CMD"], ["CMD-SHELL"]):
+        if (
+            not present
+            or not isinstance(command, list)
+            or not command
+            or not all(isinstance(a, str) and a for a in command)
+            or command in (["CMD"], ["CMD-SHELL"])
+        ):
             hc.error("command", "a non-empty list of strings with type command, such as "
                      "[/app/healthcheck] or [CMD-SHELL, 'wget -qO- localhost:8080/health']",
                      command)  # fmt: skip
@@ -1233,10 +1241,18 @@ def parse_settings(
             "(NAME: arn:aws:secretsmanager:... or arn:aws:ssm:...), which the task reads at start"
         )
     nt = _Reader(errors, "notifications", raw.get("notifications"), {}, NotificationSettings)
-    nt.str_("slack_workspace_id", SLACK_WORKSPACE_RE,
-            "a Slack workspace id (T followed by 8-20 capitals and digits)", optional=True)
-    nt.str_("slack_channel_id", SLACK_CHANNEL_RE,
-            "a Slack channel id (C or G followed by 8-20 capitals and digits)", optional=True)
+    nt.str_(
+        "slack_workspace_id",
+        SLACK_WORKSPACE_RE,
+        "a Slack workspace id (T followed by 8-20 capitals and digits)",
+        optional=True,
+    )
+    nt.str_(
+        "slack_channel_id",
+        SLACK_CHANNEL_RE,
+        "a Slack channel id (C or G followed by 8-20 capitals and digits)",
+        optional=True,
+    )
     nt.enum_("logging_level", ChatbotLogging)  # fmt: skip
     for have, need in (("slack_workspace_id", "slack_channel_id"),
                        ("slack_channel_id", "slack_workspace_id")):  # fmt: skip
@@ -1451,6 +1467,7 @@ def secret_keys_from_pulumi_config() -> set[str]:
 def load_settings() -> Settings:
     """Reads the current stack's config (inside a Pulumi program) into :class:`Settings`."""
     import pulumi
+
     aws = pulumi.Config("aws")
     return parse_settings(pulumi.get_stack(), raw_from_pulumi_config(), region=aws.get("region"),
                           profile=aws.get("profile"),

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import json_format, struct_pb2
@@ -41,6 +41,8 @@ def policies_dir_of(project_dir: Path) -> Path:
     wiring ``deplight init`` writes), else the installed one."""
     own = project_dir / "policies"
     return own if (own / "__main__.py").is_file() else POLICIES_DIR
+
+
 LEVELS = {"advisory": 0, "mandatory": 1, "disabled": 2, "remediate": 3}
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 STARTUP_TIMEOUT_S = 60
@@ -137,7 +139,10 @@ def configure(stub: analyzer_pb2_grpc.AnalyzerStub, config: Mapping[str, Any]) -
     for name, entry in config.items():
         level, props = split_config(entry)
         policy_config[name] = analyzer_pb2.PolicyConfig(
-            enforcementLevel=LEVELS[level] if level else LEVELS["mandatory"],
+            enforcementLevel=cast(
+                "analyzer_pb2.EnforcementLevel.ValueType",
+                LEVELS[level] if level else LEVELS["mandatory"],
+            ),
             properties=_struct(props),
         )
     if policy_config:
@@ -208,8 +213,13 @@ def evaluate_in_process(run: ProgramRun, config: Mapping[str, Any]) -> list[Viol
             resources = [PolicyResource(r.type, _jsonable(dict(r.outputs)), r.urn, r.name, opts,
                                         None, None, [], {}) for r in custom]  # fmt: skip
             reported: list[tuple[str, str | None]] = []
-            policy.validate(StackValidationArgs(resources, cfg),
-                            lambda m, u=None, rep=reported: rep.append((m, u)))  # fmt: skip
+
+            def report(
+                m: str, u: str | None = None, rep: list[tuple[str, str | None]] = reported
+            ) -> None:
+                rep.append((m, u))
+
+            policy.validate(StackValidationArgs(resources, cfg), report)
             by_urn = {r.urn: r for r in custom}
             for m, u in reported:
                 res = by_urn.get(u or "")
@@ -261,7 +271,7 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if mandatory else EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from deplight.cli import add_stack_arguments
 
     check = sub.add_parser(

@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from components.settings import SettingsError
 from deplight.project import StackFileError, find_project
@@ -74,7 +74,7 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_plan(sub: argparse._SubParsersAction) -> None:
+def register_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = sub.add_parser(
         "plan",
         help="show the resources a `pulumi up` of a stack would create (offline, no credentials)",
@@ -99,7 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Deplight stacks.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # The registrars only take the ArgumentParser each add_parser() returns (a _Parser here).
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
     # Each subcommand module registers its own parser and handler (func(args) -> exit code).
     register_plan(sub)
     from deplight import check, init

@@ -73,10 +73,14 @@ class GitHub:
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")[:200]
                 retry = exc.code == 429 or exc.code >= 500
-                raise DeliveryError(f"{method} {path}: HTTP {exc.code} {detail}", retry=retry) from None
+                raise DeliveryError(
+                    f"{method} {path}: HTTP {exc.code} {detail}", retry=retry
+                ) from None
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                raise DeliveryError(f"{method} {path}: unreachable ({reason})", retry=True) from None
+                raise DeliveryError(
+                    f"{method} {path}: unreachable ({reason})", retry=True
+                ) from None
             return json.loads(raw) if raw else None
 
         return with_retries(attempt, self.policy, self.sleep)

@@ -111,7 +111,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registered: list[Registered] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        # pulumi's MockMonitor.RegisterResource carries no annotations
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         urn = response.urn
@@ -131,8 +132,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 depends_on=tuple(request.dependencies),
-                alias_types=tuple(a.spec.type for a in request.aliases
-                                  if a.WhichOneof("alias") == "spec" and a.spec.type),
+                alias_types=tuple(
+                    a.spec.type
+                    for a in request.aliases
+                    if a.WhichOneof("alias") == "spec" and a.spec.type
+                ),
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
             )  # fmt: skip
         )
@@ -189,7 +193,7 @@ def _contains_secret(value: Any) -> bool:
         return any(_contains_secret(v) for v in value.values())
     if isinstance(value, list):
         return any(_contains_secret(v) for v in value)
-    return value == SECRET
+    return bool(value == SECRET)
 
 
 def secret_keys(config: Mapping[str, Any]) -> list[str]:

@@ -119,7 +119,9 @@ def collect(args: argparse.Namespace, *, interactive: bool | None = None,
     service = args.service_name or service_name_from(repository)
     problems = []
     if not REPOSITORY_RE.fullmatch(repository):
-        problems.append(f"--repository: expected owner/name of a GitHub repository, found {repository!r}")
+        problems.append(
+            f"--repository: expected owner/name of a GitHub repository, found {repository!r}"
+        )
     if region not in known_regions():
         problems.append(f"--region: expected an AWS region where ECS runs, found {region!r}")
     if not NAME_RE.fullmatch(service):
@@ -136,7 +138,9 @@ def collect(args: argparse.Namespace, *, interactive: bool | None = None,
     if bool(args.domain) != bool(args.hosted_zone_id):
         problems.append("--domain and --hosted-zone-id: expected both or neither")
     if args.domain and not DOMAIN_RE.fullmatch(args.domain):
-        problems.append(f"--domain: expected a DNS name such as api.example.com, found {args.domain!r}")
+        problems.append(
+            f"--domain: expected a DNS name such as api.example.com, found {args.domain!r}"
+        )
     if args.hosted_zone_id and not HOSTED_ZONE_RE.fullmatch(args.hosted_zone_id):
         problems.append(f"--hosted-zone-id: expected a Route 53 hosted zone id (Z...), found "
                         f"{args.hosted_zone_id!r}")  # fmt: skip
@@ -242,7 +246,7 @@ def _init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "init",
         help="scaffold a Deplight project (Pulumi.yaml, stacks, policies, workflows) in DIR",

@@ -390,7 +390,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
             arn = f"arn:aws:secretsmanager:{region}:{acct}:secret:{secret_name}-{_hex(seed, 6)}"
             rid = arn
         elif typ == "aws:secretsmanager/secretVersion:SecretVersion":
-            version = f"{_hex(seed, 8)}-{_hex(seed, 4)}-{_hex(seed + 'v', 4)}-{_hex(seed + 'w', 12)}"
+            version = (
+                f"{_hex(seed, 8)}-{_hex(seed, 4)}-{_hex(seed + 'v', 4)}-{_hex(seed + 'w', 12)}"
+            )
             gen("versionId", version)
             state["versionStages"] = ["AWSCURRENT"]
             rid = f"{inputs.get('secretId', 'secret')}|{version}"

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -409,7 +409,7 @@ def _policy_facts(ctx: _Context, res: Registered) -> list[str]:
     return [f"grants: {count} statement(s), listed under role {ctx.ref(res.inputs.get('role'))}"]
 
 
-FACTS = {
+FACTS: dict[str, Callable[[_Context, Registered], list[str]]] = {
     TASK_DEFINITION: _container_facts,
     **dict.fromkeys(LISTENERS + LISTENER_RULES, _listener_facts),
     **dict.fromkeys(TARGET_GROUPS, _target_group_facts),
@@ -483,8 +483,9 @@ def build_tree(run: ProgramRun) -> list[dict[str, Any]]:
             "name": r.name,
             "type": r.type,
             "kind": "resource" if r.custom else "component",
-            "inputs": ctx.subst({k: _parse_json(v) if k in DOCUMENT_INPUTS else v
-                                 for k, v in key_inputs(r).items()}),  # fmt: skip
+            "inputs": ctx.subst(
+                {k: _parse_json(v) if k in DOCUMENT_INPUTS else v for k, v in key_inputs(r).items()}
+            ),  # fmt: skip
             "facts": facts(r, ctx),
             "children": [],
         }

@@ -150,8 +150,12 @@ def run() -> Deployment:
                                                kms_key_arn=kms_key_arn))  # fmt: skip
     ig = settings.ingress
     access_logs = (
-        AccessLogs(prefix, AccessLogsArgs(prefix=prefix, region=settings.region,
-                                          retention_days=ig.access_logs_retention_days))  # fmt: skip
+        AccessLogs(
+            prefix,
+            AccessLogsArgs(
+                prefix=prefix, region=settings.region, retention_days=ig.access_logs_retention_days
+            ),
+        )  # fmt: skip
         if ig.access_logs and not ig.access_logs_bucket
         else None
     )
@@ -159,7 +163,9 @@ def run() -> Deployment:
     if ig.domain and ig.hosted_zone_id and not ig.certificate_arn:
         certificate = DomainCertificate(
             prefix,
-        DomainCertificateArgs(prefix=prefix, domain=ig.domain, hosted_zone_id=ig.hosted_zone_id),
+            DomainCertificateArgs(
+                prefix=prefix, domain=ig.domain, hosted_zone_id=ig.hosted_zone_id
+            ),
         )
     service = EcsService(
         prefix,
@@ -216,8 +222,9 @@ def run() -> Deployment:
             cluster_name=service.cluster_name,
             service_name=service.service_name,
             audit_table_deletion_protection=settings.observability.audit_deletion_protection,
-            extra_widgets=dashboard_widgets(region=settings.region, prefix=prefix,
-                                            data=settings.data),
+            extra_widgets=dashboard_widgets(
+                region=settings.region, prefix=prefix, data=settings.data
+            ),
             kms_key_arn=kms_key_arn,
         ),
     )
@@ -235,6 +242,10 @@ def run() -> Deployment:
     bluegreen = None
     if settings.deploy.strategy is Strategy.CODEDEPLOY and not settings.bootstrap:
         # Under CODE_DEPLOY the service ignores task definition changes: this releases them.
+        service_name, task_definition_arn = service.service_name, service.task_definition_arn
+        assert service_name is not None and task_definition_arn is not None, (
+            "only a bootstrap stack has no ECS service and no task definition"
+        )
         bluegreen = BlueGreenDeployment(
             prefix,
             BlueGreenArgs(
@@ -242,12 +253,12 @@ def run() -> Deployment:
                 deploy=settings.deploy,
                 release_kind=settings.release_kind,
                 cluster_name=service.cluster_name,
-                service_name=service.service_name,
+                service_name=service_name,
                 prod_listener_arn=service.prod_listener_arn,
                 test_listener_arn=service.test_listener_arn,
                 blue_target_group_name=service.blue_target_group_name,
                 green_target_group_name=service.green_target_group_name,
-                task_definition_arn=service.task_definition_arn,
+                task_definition_arn=task_definition_arn,
                 container_name=service.container_name,
                 container_port=service.container_port,
                 rollback_alarm_names=observability.rollback_alarm_names,
@@ -280,7 +291,7 @@ def run() -> Deployment:
             kms_key=stack_key is not None,
             access_log_bucket=access_logs is not None,
             waf=ig.waf,
-            ),
+        ),
     )
     release_api = None
     if settings.release_api.enabled:

@@ -11,7 +11,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack
-from rules.pack import ALL_POLICIES, PACK_NAME
+
+# mypy reads this package as policies.rules; the bare name resolves only at run time (sys.path above)
+from rules.pack import ALL_POLICIES, PACK_NAME  # type: ignore[import-not-found]
 
 PolicyPack(
     name=PACK_NAME,

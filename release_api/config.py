@@ -64,9 +64,10 @@ class Config:
         if env.get("DEPLIGHT_TIER") == PRODUCTION_TIER and not env.get("DEPLIGHT_PRODUCTION_GROUP"):
             problems.append("a production stack needs DEPLIGHT_PRODUCTION_GROUP (the group whose "
                             "members may roll it back)")  # fmt: skip
-        if env.get("DEPLIGHT_GITHUB_REPOSITORY") and env["DEPLIGHT_GITHUB_REPOSITORY"].count(
-            "/"
-        ) != 1:
+        if (
+            env.get("DEPLIGHT_GITHUB_REPOSITORY")
+            and env["DEPLIGHT_GITHUB_REPOSITORY"].count("/") != 1
+        ):
             problems.append("DEPLIGHT_GITHUB_REPOSITORY: expected owner/name, found "
                             f"{env['DEPLIGHT_GITHUB_REPOSITORY']!r}")  # fmt: skip
         if problems:

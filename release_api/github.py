@@ -97,8 +97,10 @@ def _message(response: Response) -> str:
 def _rate_limited(response: Response, now: float) -> GithubError | None:
     if response.status not in (403, 429):
         return None
-    if response.status == 403 and response.headers.get("x-ratelimit-remaining") != "0" and (
-        "retry-after" not in response.headers
+    if (
+        response.status == 403
+        and response.headers.get("x-ratelimit-remaining") != "0"
+        and ("retry-after" not in response.headers)
     ):
         return None
     retry: int | None = None
@@ -143,8 +145,8 @@ def parse_secret(secret_id: str, text: str) -> str | AppCredentials:
                               str(doc["private_key"]))  # fmt: skip
     found = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
     raise GithubError(
-        f"secret {secret_id}: expected {{\"token\": ...}} or {{\"app_id\", \"installation_id\", "
-        f"\"private_key\"}}, found keys {found}"
+        f'secret {secret_id}: expected {{"token": ...}} or {{"app_id", "installation_id", '
+        f'"private_key"}}, found keys {found}'
     )
 
 
@@ -183,7 +185,9 @@ class TokenSource:
             raise GithubError(f"cannot read the GitHub token secret {self.secret_id} ({code}): "
                               f"{exc.response.get('Error', {}).get('Message', '')}") from None  # fmt: skip
         except BotoCoreError as exc:
-            raise GithubError(f"cannot read the GitHub token secret {self.secret_id}: {exc}") from None
+            raise GithubError(
+                f"cannot read the GitHub token secret {self.secret_id}: {exc}"
+            ) from None
         if "SecretString" not in value:
             raise GithubError(f"secret {self.secret_id}: expected a string secret, found binary")
         return str(value["SecretString"])
@@ -205,8 +209,10 @@ class TokenSource:
         )  # fmt: skip
         if (limited := _rate_limited(response, self.clock())) is not None:
             raise limited
-        if response.status != 201 or not isinstance(response.body, dict) or not isinstance(
-            response.body.get("token"), str
+        if (
+            response.status != 201
+            or not isinstance(response.body, dict)
+            or not isinstance(response.body.get("token"), str)
         ):
             raise GithubError(
                 f"GitHub refused an installation token for app {app.app_id}, installation "

@@ -137,7 +137,9 @@ def authenticate(event: Mapping[str, Any], cfg: Config) -> Caller:
     except tokens.TokenError as exc:
         raise ApiError(401, f"invalid token: {exc}") from None
     except tokens.IssuerUnavailableError as exc:
-        raise ApiError(503, f"cannot check the token against the identity provider: {exc}") from None
+        raise ApiError(
+            503, f"cannot check the token against the identity provider: {exc}"
+        ) from None
     if str(context_claims.get("sub")) != str(claims.get("sub")) or context_claims.get(
         "iss"
     ) != claims.get("iss"):
@@ -212,7 +214,9 @@ def parse_rollback(body: Mapping[str, Any]) -> RollbackRequest:
     problems = []
     unknown = sorted(set(body) - set(BODY_FIELDS))
     if unknown:
-        problems.append(f"unknown field(s) {', '.join(unknown)} (expected {', '.join(BODY_FIELDS)})")
+        problems.append(
+            f"unknown field(s) {', '.join(unknown)} (expected {', '.join(BODY_FIELDS)})"
+        )
 
     def text(name: str, required: bool) -> str | None:
         value = body.get(name)
@@ -238,7 +242,9 @@ def parse_rollback(body: Mapping[str, Any]) -> RollbackRequest:
                             f"{reason[:60]!r}{'...' if len(reason) > 60 else ''}")  # fmt: skip
     to = text("to", False)
     if to is not None and not IMAGE_TAG_RE.fullmatch(to):
-        problems.append(f"to: expected a git commit SHA of 7-40 lowercase hex characters, found {to!r}")
+        problems.append(
+            f"to: expected a git commit SHA of 7-40 lowercase hex characters, found {to!r}"
+        )
     confirm = text("confirm", False)
     if problems:
         raise ApiError(400, "invalid rollback request: " + "; ".join(problems), problems=problems)
@@ -261,7 +267,9 @@ def get_releases(event: Mapping[str, Any], cfg: Config, caller: Caller, deps: De
         raise ApiError(400, str(exc)) from None
     view = records.release_view(audit.releases(), complete=True)
     requests = [r for r in page if r.get("operation") == REQUEST_OPERATION]
-    rollbacks = audit.rollbacks_for_requests(min(str(r["sk"]) for r in requests)) if requests else {}
+    rollbacks = (
+        audit.rollbacks_for_requests(min(str(r["sk"]) for r in requests)) if requests else {}
+    )
     shown = []
     for r in page:
         item = records.public(r)
@@ -426,8 +434,10 @@ def post_rollback(event: Mapping[str, Any], cfg: Config, caller: Caller, deps: D
     })  # fmt: skip
     status, body = _accepted({**guard, "result": "dispatched"}, cfg, duplicate=False)
     if not settled:
-        body["warning"] = ("dispatched, but the audit record could not be updated and still "
-                           "shows 'requested'; the rollback's own record carries the request id")
+        body["warning"] = (
+            "dispatched, but the audit record could not be updated and still "
+            "shows 'requested'; the rollback's own record carries the request id"
+        )
     return status, body
 
 
@@ -466,7 +476,9 @@ def handle(event: Mapping[str, Any], deps: Deps = DEFAULT_DEPS,
             cfg = Config.from_env(os.environ if env is None else env)
         except ConfigError as exc:
             log.error(json.dumps({"event": "misconfigured", "problems": str(exc)}))
-            raise ApiError(500, "the release API is misconfigured; see the function's logs") from None
+            raise ApiError(
+                500, "the release API is misconfigured; see the function's logs"
+            ) from None
         route = ROUTES.get(key)
         if route is None:
             raise ApiError(404, f"no route {key!r}; routes: {', '.join(ROUTES)}")
@@ -484,7 +496,9 @@ def handle(event: Mapping[str, Any], deps: Deps = DEFAULT_DEPS,
         message = (f"AWS is throttling the release API ({code}); retry in a few seconds"
                    if status == 429 else f"AWS error ({code}): "
                    f"{exc.response.get('Error', {}).get('Message', '')}")  # fmt: skip
-        response = respond(status, {"error": message}, {"retry-after": "5"} if status == 429 else None)
+        response = respond(
+            status, {"error": message}, {"retry-after": "5"} if status == 429 else None
+        )
     except BotoCoreError as exc:
         status, response = 502, respond(502, {"error": f"cannot reach AWS: {exc}"})
     except Exception:  # an error JSON instead of API Gateway's bare 500; details in the log

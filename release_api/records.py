@@ -74,9 +74,12 @@ def decode_cursor(cursor: str, stack: str) -> dict[str, Any]:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, binascii.Error):
         raise BadCursorError("cursor: not a cursor this API returned (not base64 JSON)") from None
-    if not isinstance(key, dict) or set(key) != {AUDIT_HASH_KEY, AUDIT_RANGE_KEY} or key.get(
-        AUDIT_HASH_KEY
-    ) != stack or not isinstance(key.get(AUDIT_RANGE_KEY), str):
+    if (
+        not isinstance(key, dict)
+        or set(key) != {AUDIT_HASH_KEY, AUDIT_RANGE_KEY}
+        or key.get(AUDIT_HASH_KEY) != stack
+        or not isinstance(key.get(AUDIT_RANGE_KEY), str)
+    ):
         raise BadCursorError(f"cursor: not a cursor of stack {stack}'s release log")
     return {k: _SER.serialize(v) for k, v in key.items()}
 
@@ -126,12 +129,17 @@ def release_view(records: Iterator[dict[str, Any]], *, want: str | None = None,
         current_tag = current.get("to_tag") if current else None
         if target is None and tag != current_tag and tag not in abandoned:
             target = tag
-        if r.get("operation") == "rollback" and r.get("from_tag") and r["from_tag"] not in (
-            abandoned
+        if (
+            r.get("operation") == "rollback"
+            and r.get("from_tag")
+            and r["from_tag"] not in (abandoned)
         ):
             abandoned.append(r["from_tag"])
-        if not complete and current is not None and target is not None and (
-            want is None or want in good
+        if (
+            not complete
+            and current is not None
+            and target is not None
+            and (want is None or want in good)
         ):
             break
     return ReleaseView(current, good, target)

@@ -149,8 +149,10 @@ _RSA_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 rsaEncryp
 def load_private_key(pem: str) -> RsaPrivateKey:
     """An RSA private key from PEM (``RSA PRIVATE KEY`` PKCS#1 or ``PRIVATE KEY`` PKCS#8)."""
     lines = [ln.strip() for ln in pem.strip().splitlines() if ln.strip()]
-    if len(lines) < 3 or not lines[0].startswith("-----BEGIN ") or not lines[-1].startswith(
-        "-----END "
+    if (
+        len(lines) < 3
+        or not lines[0].startswith("-----BEGIN ")
+        or not lines[-1].startswith("-----END ")
     ):
         raise ValueError("not a PEM block")
     kind = lines[0].removeprefix("-----BEGIN ").removesuffix("-----")
@@ -243,7 +245,9 @@ class Jwks:
         jwks = _http_json(str(jwks_uri), self.opener)
         raw = jwks.get("keys") if isinstance(jwks, dict) else None
         if not isinstance(raw, list):
-            raise IssuerUnavailableError(f"{jwks_uri}: expected a JWK set with 'keys', found {jwks!r}")
+            raise IssuerUnavailableError(
+                f"{jwks_uri}: expected a JWK set with 'keys', found {jwks!r}"
+            )
         keys: dict[str, RsaPublicKey] = {}
         for i, jwk in enumerate(raw):
             if isinstance(jwk, dict) and (key := jwk_to_key(jwk)) is not None:
@@ -256,8 +260,10 @@ class Jwks:
             if self.fetched_at is None or now - self.fetched_at > JWKS_TTL_S:
                 self._fetch()
             found = self._find(kid)
-            if found is None and self.fetched_at is not None and (
-                now - self.fetched_at >= JWKS_MIN_REFRESH_S
+            if (
+                found is None
+                and self.fetched_at is not None
+                and (now - self.fetched_at >= JWKS_MIN_REFRESH_S)
             ):
                 self._fetch()  # the issuer may have rotated its keys
                 found = self._find(kid)

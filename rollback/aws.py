@@ -50,7 +50,8 @@ class Aws:
 
 def state_bucket_client(url: str) -> Any:
     """S3 client for a self-managed ``s3://bucket?region=...`` state backend (lock files)."""
-    region = (parse_qs(urlparse(url).query).get("region") or [None])[0]
+    regions = parse_qs(urlparse(url).query).get("region")
+    region = regions[0] if regions else None
     return boto3.client(
         "s3", region_name=region, endpoint_url=os.environ.get(ENDPOINT_ENV) or None, config=_RETRIES
     )
@@ -345,7 +346,9 @@ def service_state(ecs: Any, cluster: str, service: str) -> ServiceState | None:
             controller=controller,
             service_desired=int(svc.get("desiredCount", 0)),
         )
-    deployment = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+    deployment: dict[str, Any] = next(
+        (d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), {}
+    )
     return ServiceState(
         task_definition=deployment.get("taskDefinition", svc.get("taskDefinition")),
         running=int(deployment.get("runningCount", svc.get("runningCount", 0))),

@@ -165,8 +165,10 @@ def rollback_in_progress(log: ReleaseLog, records: Sequence[Mapping[str, Any]]) 
     if newest is not None and "result" not in newest and newest.get("operation") == "rollback":
         return f"the newest audit record is a rollback without an outcome ({describe(newest)})"
     latest = log.latest
-    if latest is not None and latest.result == "in-progress" and (
-        latest.recorded_kind is Kind.ROLLBACK
+    if (
+        latest is not None
+        and latest.result == "in-progress"
+        and (latest.recorded_kind is Kind.ROLLBACK)
     ):
         return f"update {latest.id} ({latest.message!r}) is a rollback in progress"
     return None

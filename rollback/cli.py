@@ -129,7 +129,9 @@ def _run(args: argparse.Namespace, action: Callable[[Any, Any], Any],
         return _fail(args, f"AWS error: {exc}", EXIT_FAILED)
     if isinstance(result, dict):  # releases, status
         if render is None:
-            from rollback.commands import render_releases as render
+            from rollback.commands import render_releases
+
+            render = render_releases
         print(json.dumps(result, indent=2, default=str) if args.json else render(result))
         return EXIT_OK
     print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.summary)
@@ -205,7 +207,7 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, width=96)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     dep = sub.add_parser(
         "deploy", formatter_class=fmt, epilog=EPILOG_DEPLOY,

@@ -68,6 +68,7 @@ from rollback.errors import (
     StackLockedError,
 )
 from rollback.migrate import (
+    MigrationPlan,
     check_restore_point,
     plan_migration,
     read_migrate_command,
@@ -223,8 +224,11 @@ def announcing(audit: Audit, stack: StackPort, aws: awsapi.Aws,
         return audit
     _, _, run_url = who_and_trigger(False)
     context = notify.LinkContext(
-        outputs=dict(outputs), region=aws.region, repository=os.environ.get("GITHUB_REPOSITORY"),
-        server=os.environ.get("GITHUB_SERVER_URL", "https://github.com"), run_url=run_url,
+        outputs=dict(outputs),
+        region=aws.region,
+        repository=os.environ.get("GITHUB_REPOSITORY"),
+        server=os.environ.get("GITHUB_SERVER_URL", "https://github.com"),
+        run_url=run_url,
     )
     return notify.NotifyingAudit(audit, notify.Notifier(sinks), context)
 
@@ -434,6 +438,9 @@ def fast_path(aws: awsapi.Aws, active: Any, opts: RollbackOptions,
     CodeDeploy's ``StopDeployment(autoRollbackEnabled)`` or ECS's ``StopServiceDeployment(ROLLBACK)``.
     ``(False, why)`` when the deployment completed first (then only the slow path is left);
     raises when CodeDeploy's (or ECS's) rollback fails."""
+    # The two strategies' functions take their own client and state types; both are called alike.
+    stop: Callable[[Any, str], tuple[bool, str]]
+    wait: Callable[..., tuple[bool, str]]
     if isinstance(active, awsapi.EcsDeploymentState):
         client, ref = aws.client("ecs"), active.arn
         stop, wait = awsapi.stop_service_deployment, awsapi.wait_for_service_rollback
@@ -579,10 +586,19 @@ def rollback(
         check_image(found, target_tag),
         check_schema(history, target, cfg.schema_version, opts.allow_schema_downgrade),
         check_confirmation(tier, opts.confirm, opts.yes),
-        check_lock(holders, opts.cancel_stale, deployment=active.describe() if active else None,
-                   wait_s=opts.lock_timeout_s, keep_running=keep_running),  # fmt: skip
+        check_lock(
+            holders,
+            opts.cancel_stale,
+            deployment=active.describe() if active else None,
+            wait_s=opts.lock_timeout_s,
+            keep_running=keep_running,
+        ),  # fmt: skip
     ]
-    if opts.allow_schema_downgrade and target and schema_raises(history, target, cfg.schema_version):
+    if (
+        opts.allow_schema_downgrade
+        and target
+        and schema_raises(history, target, cfg.schema_version)
+    ):
         # Crossing a migration back: the database state the target understands must be
         # restorable (the pre-migration snapshot). Looked up, reported, never restored here.
         cluster = outputs.get(DB_CLUSTER_IDENTIFIER)
@@ -595,10 +611,11 @@ def rollback(
     refused = [c for c in checks if not c.ok]
     path = "fast" if active else "slow"
     handle = new_handle(name, "rollback", started)
+    to_schema = target.schema_version if target else None
     record = {
         "operation": "rollback", "who": who, "trigger": trigger, "ci_run": run_url,
         "started_at": stamp(started), "from_tag": current, "to_tag": target_tag,
-        "from_schema": cfg.schema_version, "to_schema": target.schema_version if target else None,
+        "from_schema": cfg.schema_version, "to_schema": to_schema,
         "reason": reason, "path": path, "handles_update": handles, "tier": tier.value,
         "checks": [c.line() for c in checks], "request_id": opts.request_id,
     }  # fmt: skip
@@ -626,7 +643,7 @@ def rollback(
     audit.begin(handle, record)
     message = f"rollback: {current} -> {target_tag} ({reason})"
     label = f"rollback {name}"
-    after = ReleaseConfig(target_tag, record["to_schema"], "rollback")
+    after = ReleaseConfig(target_tag, to_schema, "rollback")
     on_blue: str | None = None  # what the fast path did, once traffic is back on blue
     try:
         if holders and active is not None:
@@ -737,7 +754,8 @@ def deploy(
     else:
         image = check_image(awsapi.image_exists(aws.client("ecr"), str(repo), tag), tag)
     schema = opts.schema_version if opts.schema_version is not None else cfg.schema_version
-    migration, migration_checks = None, []
+    migration: MigrationPlan | None = None
+    migration_checks: list[Check] = []
     if schema is not None and (cfg.schema_version is None or schema > cfg.schema_version):
         migration, migration_checks = plan_migration(
             outputs=outputs, tier=tier_of(stack.get_config(TIER_KEY)),

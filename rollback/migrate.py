@@ -200,7 +200,8 @@ def take_snapshot(rds: Any, cluster: str, name: str, tags: Mapping[str, str], *,
         snap = (found.get("DBClusterSnapshots") or [{}])[0]
         status = str(snap.get("Status", "unknown"))
         line = f"snapshot {name}: {status}" + (
-            f" ({snap['PercentProgress']}%)" if "PercentProgress" in snap else "")
+            f" ({snap['PercentProgress']}%)" if "PercentProgress" in snap else ""
+        )
         if line != last:
             log.info("%s", line)
             last = line
@@ -347,7 +348,8 @@ def _follow(aws: Any, ecs: Any, plan: MigrationPlan, registered: Mapping[str, An
         log.warning("migration: the container does not log with awslogs; no log lines to follow")
     else:
         outcome.log_stream = f"{follower.group}:{follower.stream}"
-    deadline, last, task = clock() + timeout_s, "", {}
+    task: dict[str, Any] = {}
+    deadline, last = clock() + timeout_s, ""
     while True:
         tasks = ecs.describe_tasks(cluster=plan.cluster, tasks=[outcome.task_arn]).get("tasks", [])
         task = tasks[0] if tasks else {"lastStatus": "MISSING"}
@@ -371,7 +373,9 @@ def _follow(aws: Any, ecs: Any, plan: MigrationPlan, registered: Mapping[str, An
     if follower:
         follower.poll()  # what the container wrote last
         outcome.log_tail = list(follower.tail)
-    container = next((c for c in task.get("containers", []) if c.get("name") == plan.container), {})
+    container: dict[str, Any] = next(
+        (c for c in task.get("containers", []) if c.get("name") == plan.container), {}
+    )
     code = container.get("exitCode")
     outcome.exit_code = int(code) if code is not None else None
     outcome.stopped_reason = task.get("stoppedReason") or container.get("reason") or None

@@ -135,7 +135,8 @@ def chatbot_message(event: ReleaseEvent) -> dict[str, Any]:
             "eventType": f"deplight.{event.command}.{event.phase}",
             "relatedResources": [u for u in (event.to_tag, event.from_tag) if u],
             "additionalContext": {
-                k: str(v) for k, v in event.to_dict().items()
+                k: str(v)
+                for k, v in event.to_dict().items()
                 if v not in (None, "", {}) and k != "links"
             },  # fmt: skip
         },
@@ -207,7 +208,9 @@ class WebhookSink:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
-            raise DeliveryError(f"HTTP {exc.code}", retry=exc.code == 429 or exc.code >= 500) from None
+            raise DeliveryError(
+                f"HTTP {exc.code}", retry=exc.code == 429 or exc.code >= 500
+            ) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DeliveryError(f"unreachable ({type(reason).__name__})", retry=True) from None
@@ -396,7 +399,8 @@ class NotifyingAudit:
         self.inner.begin(handle, record)
         self._intents[handle.sk] = dict(record)
         self.notifier.send_in_background(
-            event_from_record(handle.stack, handle.release_id, record, self.context))
+            event_from_record(handle.stack, handle.release_id, record, self.context)
+        )
 
     def _announce(self, handle: Any, record: Mapping[str, Any]) -> None:
         self.notifier.send(event_from_record(handle.stack, handle.release_id, record, self.context))

@@ -67,7 +67,7 @@ def traffic_split(elbv2: Any, listener_arn: str) -> dict[str, float]:
 def rolling_update(ecs: Any, cluster: str, service: str) -> dict[str, Any] | None:
     """An ECS rolling update still in progress (``rolloutState: IN_PROGRESS``), if any."""
     services = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
-    for d in (services[0].get("deployments", []) if services else []):
+    for d in services[0].get("deployments", []) if services else []:
         if d.get("rolloutState") == "IN_PROGRESS":
             return {"kind": "rolling", "id": d.get("id"), "status": "IN_PROGRESS",
                     "task_definition": d.get("taskDefinition"),
@@ -155,12 +155,16 @@ def render_status(report: Mapping[str, Any]) -> str:
         lines.append(f"  url:        {report['service_url']}")
     if svc:
         td = str(svc["task_definition"] or "?").rsplit("/", 1)[-1]
-        lines.append(f"  serving:    {report.get('image') or '(image unknown)'} (task definition {td})")
+        lines.append(
+            f"  serving:    {report.get('image') or '(image unknown)'} (task definition {td})"
+        )
         lines.append(f"  tasks:      {svc['running']} running / {svc['desired']} desired "
                      f"({svc['controller']} controller)")  # fmt: skip
     tag = report.get("configured_image_tag")
     if tag and report.get("image") and not str(report["image"]).endswith(f":{tag}"):
-        lines.append(f"  note:       the stack config says image_tag {tag}, which is not what serves")
+        lines.append(
+            f"  note:       the stack config says image_tag {tag}, which is not what serves"
+        )
     for group in report.get("target_groups", []):
         health = ", ".join(f"{n} {s}" for s, n in sorted(group["health"].items())) or "no targets"
         if not group["exists"]:
@@ -168,7 +172,10 @@ def render_status(report: Mapping[str, Any]) -> str:
         lines.append(f"  {group['color']:<6} {group['name']}: {health}")
         for t in group["targets"]:
             if t["state"] != "healthy":
-                lines.append(f"           {t['id']} {t['state']}" + (f" ({t['reason']})" if t["reason"] else ""))
+                lines.append(
+                    f"           {t['id']} {t['state']}"
+                    + (f" ({t['reason']})" if t["reason"] else "")
+                )
     if report.get("traffic"):
         lines.append("  traffic:    " + ", ".join(f"{name} {share:g}%" for name, share in
                                                   sorted(report["traffic"].items())))  # fmt: skip

@@ -37,10 +37,22 @@ class FakeBedrock:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-                fake.requests.append({"path": unquote(self.path), "body": body,
-                                      "authorization": self.headers.get("Authorization", "")})
-                status, payload, headers = fake.responses.pop(0) if fake.responses else (
-                    500, {"message": "no response queued"}, {"x-amzn-ErrorType": "InternalServerException"})
+                fake.requests.append(
+                    {
+                        "path": unquote(self.path),
+                        "body": body,
+                        "authorization": self.headers.get("Authorization", ""),
+                    }
+                )
+                status, payload, headers = (
+                    fake.responses.pop(0)
+                    if fake.responses
+                    else (
+                        500,
+                        {"message": "no response queued"},
+                        {"x-amzn-ErrorType": "InternalServerException"},
+                    )
+                )
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -50,8 +50,9 @@ def sign_rs256(key: RSAPrivateKey, signing_input: bytes) -> bytes:
 @contextmanager
 def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -64,7 +65,9 @@ class _Quiet(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def reply(self, status: int, body: Any = None, headers: Mapping[str, str] | None = None) -> None:
+    def reply(
+        self, status: int, body: Any = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         data = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
         for k, v in (headers or {}).items():
@@ -170,7 +173,9 @@ class FakeGithub:
                 rec = Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
                                json.loads(raw) if raw else None)  # fmt: skip
                 fake.requests.append(rec)
-                if re.fullmatch(r"/repos/[^/]+/[^/]+/actions/workflows/[^/]+/dispatches", self.path):
+                if re.fullmatch(
+                    r"/repos/[^/]+/[^/]+/actions/workflows/[^/]+/dispatches", self.path
+                ):
                     if fake.script:
                         status, body, headers = fake.script.pop(0)
                         self.reply(status, body, headers)

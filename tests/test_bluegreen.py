@@ -127,8 +127,11 @@ def test_release_carries_the_services_network_and_platform(nat: str) -> None:
     run = run_program("prod", config)
     i = run.one(RELEASE).inputs
     net = run.one("aws:ecs/service:Service").inputs["networkConfiguration"]
-    assert i["subnets"] == net["subnets"] == run.outputs[
-        "public_subnet_ids" if nat == "none" else "private_subnet_ids"]
+    assert (
+        i["subnets"]
+        == net["subnets"]
+        == run.outputs["public_subnet_ids" if nat == "none" else "private_subnet_ids"]
+    )
     assert i["security_groups"] == net["securityGroups"]
     assert i["assign_public_ip"] is net["assignPublicIp"] is (nat == "none")
     assert i["platform_version"] == run.one("aws:ecs/service:Service").inputs["platformVersion"]

@@ -172,7 +172,9 @@ def test_task_gets_endpoints_as_environment_and_credentials_as_secrets() -> None
                         .inputs["policy"])  # fmt: skip
     reads = next(s for s in policy["Statement"] if s["Sid"] == "ReadSecrets")
     assert reads["Resource"] == sorted([master, cache_secret])
-    assert run.outputs["db_secret_arn"] == master and run.outputs["cache_secret_arn"] == cache_secret
+    assert (
+        run.outputs["db_secret_arn"] == master and run.outputs["cache_secret_arn"] == cache_secret
+    )
 
 
 def test_prod_data_alarms_go_to_the_alert_topic() -> None:
@@ -228,8 +230,11 @@ def test_deploy_role_gets_the_data_statements_scoped_to_the_stack() -> None:
                if any(st.get("Sid", "").startswith("Data")
                       for st in json.loads(p.inputs["policy"])["Statement"])]  # fmt: skip
     assert holders and all(p.inputs["name"].startswith("web-prod-github-deploy-") for p in holders)
-    attached = {a.inputs["policyArn"] for a in run.of_type(
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment") if a.inputs["role"] == role.inputs["name"]}
+    attached = {
+        a.inputs["policyArn"]
+        for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.inputs["role"] == role.inputs["name"]
+    }
     assert {p.outputs["arn"] for p in holders} <= attached
     assert set(data) == {"DataCatalogues", "DataThisDatabase", "DataDefaultDatabaseGroups",
                          "DataRdsCreatesTheMasterSecret", "DataRdsManagedMasterSecret",
@@ -310,7 +315,8 @@ def test_customer_key_encrypts_every_store_and_the_execution_role_may_decrypt() 
     key = data_statements(run)["DataCustomerKey"]
     assert key["Resource"] == KEY
     assert key["Condition"]["StringEquals"]["kms:ViaService"] == [
-        f"{s}.us-east-1.amazonaws.com" for s in ("rds", "elasticache", "secretsmanager")]
+        f"{s}.us-east-1.amazonaws.com" for s in ("rds", "elasticache", "secretsmanager")
+    ]
 
 
 def test_deploy_data_policy_fits_the_managed_policy_limit() -> None:
@@ -391,7 +397,9 @@ def test_scaling_to_zero_needs_a_version_that_can_pause() -> None:
 def test_bad_data_settings_register_nothing() -> None:
     config = read_stack_config("prod")
     config["deplight:data"] = {"postgres": {"enabled": True, "instances": 0}}
-    with pytest.raises(SettingsError, match=r"data.postgres.instances: expected an integer in 1-16"):
+    with pytest.raises(
+        SettingsError, match=r"data.postgres.instances: expected an integer in 1-16"
+    ):
         run_program("prod", config)
 
 

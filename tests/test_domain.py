@@ -31,7 +31,10 @@ def test_a_domain_gets_a_validated_certificate_and_an_alias() -> None:
     run = with_ingress("prod", certificate_arn=None, domain="api.example.com",
                        hosted_zone_id=ZONE)  # fmt: skip
     cert = run.one(CERT)
-    assert (cert.inputs["domainName"], cert.inputs["validationMethod"]) == ("api.example.com", "DNS")
+    assert (cert.inputs["domainName"], cert.inputs["validationMethod"]) == (
+        "api.example.com",
+        "DNS",
+    )
     option = cert.outputs["domainValidationOptions"][0]
     validation_record = run.one(RECORD, "web-prod-cert-validation")
     assert validation_record.inputs["zoneId"] == ZONE

@@ -33,15 +33,18 @@ def test_log_bucket_policy_admits_elb_under_the_accounts_prefix_and_tls_only() -
     assert allow["Action"] == "s3:PutObject"
     assert allow["Resource"] == "arn:aws:s3:::b/alb/AWSLogs/123456789012/*"
     assert deny["Effect"] == "Deny" and deny["Condition"] == {
-        "Bool": {"aws:SecureTransport": "false"}}
+        "Bool": {"aws:SecureTransport": "false"}
+    }
 
 
 def test_web_acl_rules_managed_groups_then_rate_limit() -> None:
     rules = web_acl_rules("web-prod", 500)
     groups = [r["statement"]["managed_rule_group_statement"]["name"] for r in rules[:-1]]
     assert groups == list(MANAGED_RULE_GROUPS)
-    assert rules[-1]["statement"]["rate_based_statement"] == {"limit": 500,
-                                                              "aggregate_key_type": "IP"}
+    assert rules[-1]["statement"]["rate_based_statement"] == {
+        "limit": 500,
+        "aggregate_key_type": "IP",
+    }
     assert rules[-1]["action"] == {"block": {}}
     assert sorted(r["priority"] for r in rules) == list(range(1, len(rules) + 1))
     assert all(r["visibility_config"]["sampled_requests_enabled"] for r in rules)
@@ -56,7 +59,8 @@ def test_prod_alb_logs_to_its_own_bucket_and_sits_behind_waf() -> None:
     policy = run.one("aws:s3/bucketPolicy:BucketPolicy")
     assert policy.urn in alb.depends_on, alb.depends_on  # ELB checks it may write
     assert json.loads(policy.inputs["policy"])["Statement"][0]["Principal"] == {
-        "AWS": "arn:aws:iam::127311923021:root"}  # us-east-1 is older than August 2022
+        "AWS": "arn:aws:iam::127311923021:root"
+    }  # us-east-1 is older than August 2022
     sse = run.one("aws:s3/bucketServerSideEncryptionConfiguration:"
                   "BucketServerSideEncryptionConfiguration")  # fmt: skip
     assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
@@ -65,7 +69,8 @@ def test_prod_alb_logs_to_its_own_bucket_and_sits_behind_waf() -> None:
                                           "ignorePublicAcls", "restrictPublicBuckets"))  # fmt: skip
     lifecycle = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     assert lifecycle.inputs["rules"][0]["expiration"]["days"] == (
-        run.settings.ingress.access_logs_retention_days)
+        run.settings.ingress.access_logs_retention_days
+    )
     acl = run.one("aws:wafv2/webAcl:WebAcl")
     association = run.one("aws:wafv2/webAclAssociation:WebAclAssociation")
     assert association.inputs == {"resourceArn": alb.outputs["arn"],

@@ -64,7 +64,7 @@ class FakeGitHub:
         path, _, query = path.partition("?")
         if not path.startswith(base):
             return 404, {"message": "Not Found"}
-        path = path[len(base):]
+        path = path[len(base) :]
         if method == "POST" and path == "/deployments":
             dep_id = len(self.deployments) + 1
             self.deployments[dep_id] = body
@@ -77,7 +77,7 @@ class FakeGitHub:
         if m := re.fullmatch(r"/issues/(\d+)/comments", path):
             if method == "GET":
                 page = int(dict(p.split("=") for p in query.split("&"))["page"])
-                items = sorted(self.comments.items())[(page - 1) * 100: page * 100]
+                items = sorted(self.comments.items())[(page - 1) * 100 : page * 100]
                 return 200, [{"id": cid, **c} for cid, c in items]
             cid = len(self.comments) + 1
             self.comments[cid] = {"body": body["body"], "pr": int(m[1]),

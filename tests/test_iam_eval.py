@@ -79,12 +79,16 @@ def test_like_arn_null_and_set_operators() -> None:
                   [arn]) != "allow"  # fmt: skip
     null = doc({"Effect": "Allow", "Action": "*", "Resource": "*",
                 "Condition": {"Null": {"ec2:CreateAction": "false"}}})  # fmt: skip
-    assert decide(Request("ec2:CreateTags", "*", {"ec2:CreateAction": "CreateVpc"}), [null]) == "allow"
+    assert (
+        decide(Request("ec2:CreateTags", "*", {"ec2:CreateAction": "CreateVpc"}), [null]) == "allow"
+    )
     assert decide(Request("ec2:CreateTags", "*"), [null]) != "allow"
     anyv = doc({"Effect": "Deny", "Action": "*", "Resource": "*",
                 "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["deplight:stack"]}}})  # fmt: skip
     ctx = {"aws:TagKeys": ["Name", "deplight:stack"]}
-    assert decide(Request("ec2:DeleteTags", "*", ctx), [allow_everything(), anyv]) == "explicit-deny"
+    assert (
+        decide(Request("ec2:DeleteTags", "*", ctx), [allow_everything(), anyv]) == "explicit-deny"
+    )
     with pytest.raises(UnsupportedPolicyError):
         decide(Request("x:y", "*", {"n": "1"}), [doc({"Effect": "Allow", "Action": "*",
                "Resource": "*", "Condition": {"NumericLessThan": {"n": "2"}}})])  # fmt: skip

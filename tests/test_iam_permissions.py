@@ -584,6 +584,7 @@ def _release(c: Ctx) -> Phases:
 # parameter (and option) groups; those are shared, not this stack's, so `elsewhere` cannot move
 # them and they are not listed here (deploy statements DataDefault*: creates and modifies only).
 
+
 def _rds_arn(c: Ctx, type_: str, name: Any) -> str:
     return f"arn:aws:rds:{REGION}:{ACCOUNT}:{type_}:{name}"
 
@@ -609,8 +610,10 @@ def _db_cluster(c: Ctx) -> Phases:
     subnets = _rds_arn(c, "subgrp", c.res.inputs["dbSubnetGroupName"])
     delete = c.arn("rds:DeleteDBCluster")
     if c.res.inputs.get("finalSnapshotIdentifier"):
-        delete += c.arn("rds:DeleteDBCluster", _rds_arn(
-            c, "cluster-snapshot", c.res.inputs["finalSnapshotIdentifier"]))
+        delete += c.arn(
+            "rds:DeleteDBCluster",
+            _rds_arn(c, "cluster-snapshot", c.res.inputs["finalSnapshotIdentifier"]),
+        )
     return {"create": [c.arn("rds:CreateDBCluster") + c.arn("rds:CreateDBCluster", subnets),
                        c.arn("rds:AddTagsToResource"), c.arn("rds:DescribeDBClusters"),
                        _master_secret(c, "secretsmanager:CreateSecret", "create"),
@@ -652,12 +655,16 @@ def _replication_group(c: Ctx) -> Phases:
     members = [_ec_arn("cluster", f"{group}-{i + 1:03d}")
                for i in range(int(c.res.inputs["numCacheClusters"]))]  # fmt: skip
     create = c.arn("elasticache:CreateReplicationGroup") + c.arn(
-        "elasticache:CreateReplicationGroup", _ec_arn("subnetgroup", c.res.inputs["subnetGroupName"]))
+        "elasticache:CreateReplicationGroup",
+        _ec_arn("subnetgroup", c.res.inputs["subnetGroupName"]),
+    )
     create += [Request("elasticache:CreateReplicationGroup", m) for m in members]
     delete = c.arn("elasticache:DeleteReplicationGroup")
     if c.res.inputs.get("finalSnapshotIdentifier"):
-        delete += c.arn("elasticache:DeleteReplicationGroup",
-                        _ec_arn("snapshot", c.res.inputs["finalSnapshotIdentifier"]))
+        delete += c.arn(
+            "elasticache:DeleteReplicationGroup",
+            _ec_arn("snapshot", c.res.inputs["finalSnapshotIdentifier"]),
+        )
     return {"create": [create, c.arn("elasticache:AddTagsToResource"),
                        c.arn("elasticache:DescribeReplicationGroups"),
                        c.arn("elasticache:DescribeCacheClusters", members[0]),
@@ -741,14 +748,18 @@ CALLS: dict[str, Callable[[Ctx], Phases]] = {
     "pulumi-python:dynamic/data:AuthToken": _no_aws_call,
     "aws:kms/key:Key": _kms_key,
     "aws:s3/bucket:Bucket": _bucket,
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
-        _bucket_config("s3:PutEncryptionConfiguration", "s3:GetEncryptionConfiguration"),
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
-        _bucket_config("s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":
-        _bucket_config("s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
-    "aws:s3/bucketPolicy:BucketPolicy":
-        _bucket_config("s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _bucket_config(
+        "s3:PutEncryptionConfiguration", "s3:GetEncryptionConfiguration"
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _bucket_config(
+        "s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration"
+    ),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _bucket_config(
+        "s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock"
+    ),
+    "aws:s3/bucketPolicy:BucketPolicy": _bucket_config(
+        "s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"
+    ),
     "aws:wafv2/webAcl:WebAcl": _web_acl,
     "aws:wafv2/webAclAssociation:WebAclAssociation": _web_acl_association,
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _default_sg,
@@ -797,8 +808,7 @@ def test_deploy_role_can_create_update_delete_every_resource_and_only_this_stack
     for res, phase, call in calls_of(run):
         for request in call:
             assert allowed(request, policies), (
-                f"{stack}/{strategy}: {res.name} {phase}: {request} is "
-                f"{decide(request, policies)}"
+                f"{stack}/{strategy}: {res.name} {phase}: {request} is {decide(request, policies)}"
             )
             if request.resource == "*" and request.action not in TAG_SCOPED_CREATES:
                 assert request.action in UNSCOPED_ACTIONS, request
@@ -856,6 +866,7 @@ def program_settings(stack: str) -> Any:
 
 # --- the boundary: what the service roles need, and nothing more ---------------------------
 
+
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=str)
 @pytest.mark.parametrize("stack", COMMITTED_STACKS)
 def test_every_service_role_carries_the_boundary_and_it_covers_their_needs(
@@ -912,6 +923,7 @@ def test_every_service_role_carries_the_boundary_and_it_covers_their_needs(
 
 
 # --- escalation: no path around the boundary ------------------------------------------------
+
 
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=str)
 @pytest.mark.parametrize("stack", COMMITTED_STACKS)
@@ -971,7 +983,8 @@ def test_the_deploy_role_cannot_escalate(stack: str, strategy: Strategy) -> None
                     # "*" only for what AWS cannot scope, or for a create whose request must
                     # carry this stack's tag (the resource has no ARN before it exists).
                     tagged = (st.get("Condition") or {}).get("StringEquals", {}).get(
-                        f"aws:RequestTag/{STACK_TAG}") == prefix
+                        f"aws:RequestTag/{STACK_TAG}"
+                    ) == prefix
                     assert tagged or set(actions) <= set(UNSCOPED_ACTIONS), st["Sid"]
 
 
@@ -987,6 +1000,7 @@ def json_services(run: ProgramRun) -> list[str]:
 
 
 # --- the preview role: refresh with reads only ---------------------------------------------
+
 
 def access_level(action: str) -> str:
     service, name = action.split(":")
@@ -1082,9 +1096,11 @@ PREVIEW_CANNOT_REFRESH: dict[str, str] = {
     # `pulumi preview --refresh` by the preview role (pr.yml) fails on a stack with the cache.
     "aws:secretsmanager/secret:Secret": (
         "refresh reads secretsmanager:DescribeSecret and GetResourcePolicy (metadata, but a "
-        "secretsmanager: action all the same)"),
+        "secretsmanager: action all the same)"
+    ),
     "aws:secretsmanager/secretVersion:SecretVersion": (
-        "refresh reads the value itself (secretsmanager:GetSecretValue): the cache AUTH token"),
+        "refresh reads the value itself (secretsmanager:GetSecretValue): the cache AUTH token"
+    ),
 }
 """Resource types the preview role deliberately cannot refresh, with the reason."""
 
@@ -1126,6 +1142,7 @@ def test_preview_role_can_refresh_everything_with_reads_only(
 
 
 # --- what an outside scanner sees ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("stack", COMMITTED_STACKS)
 @pytest.mark.parametrize("role", ["deploy", "preview"])
@@ -1181,6 +1198,7 @@ def test_unscoped_actions_really_offer_no_resource_level_control() -> None:
 
 
 # --- tags: every taggable resource carries the stack tag ------------------------------------
+
 
 def aws_class(type_: str) -> type | None:
     """The pulumi_aws class of a type token (``aws:ec2/vpc:Vpc`` -> ``pulumi_aws.ec2.Vpc``)."""

@@ -62,7 +62,9 @@ def test_init_writes_the_project_and_the_workflows(app: Path) -> None:
     assert "deplight:image_tag" not in dev, "the first up is a bootstrap"
     assert (infra / "policies" / "config" / "prod.json").read_text() == (
         ROOT / "policies" / "config" / "prod.json").read_text()  # fmt: skip
-    assert re.fullmatch(r"deplight(==\S+)?", (infra / "requirements.txt").read_text().splitlines()[-1])
+    assert re.fullmatch(
+        r"deplight(==\S+)?", (infra / "requirements.txt").read_text().splitlines()[-1]
+    )
 
 
 def test_the_scaffold_plans_and_passes_the_dev_check(app: Path) -> None:
@@ -119,7 +121,9 @@ def test_workflows_are_valid_pinned_like_ours_and_use_the_project_paths(app: Pat
     assert auto["on"]["workflow_run"]["workflows"] == ["deplight-deploy"]
 
 
-def test_a_custom_layout_reaches_the_workflows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_custom_layout_reaches_the_workflows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["init", "deploy/aws", *REPO_FLAGS, "--app-root", ".", "--dockerfile",
@@ -131,7 +135,9 @@ def test_a_custom_layout_reaches_the_workflows(tmp_path: Path, monkeypatch: pyte
     assert (build["with"]["context"], build["with"]["file"]) == ("services/api",
                                                                  "docker/api.Dockerfile")  # fmt: skip
     pr = load(tmp_path / ".github" / "workflows" / "deplight-pr.yml")
-    preview = next(s for s in pr["jobs"]["preview"]["steps"] if "pulumi/actions" in s.get("uses", ""))
+    preview = next(
+        s for s in pr["jobs"]["preview"]["steps"] if "pulumi/actions" in s.get("uses", "")
+    )
     assert preview["with"]["work-dir"] == "deploy/aws"
     assert preview["with"]["policyPacks"].endswith("/deploy/aws/policies")
     stack = yaml.safe_load((tmp_path / "deploy/aws/Pulumi.dev.yaml").read_text())["config"]
@@ -174,7 +180,9 @@ def test_bad_flags_are_named(extra: list[str], fragment: str) -> None:
         collect(args, interactive=False)
 
 
-def test_nothing_is_overwritten_without_force(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_nothing_is_overwritten_without_force(
+    app: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (app / "infra" / "Pulumi.dev.yaml").write_text("# mine\n")
     assert init(app) == 2
     assert "would overwrite" in capsys.readouterr().err

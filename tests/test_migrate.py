@@ -10,8 +10,6 @@ the Logs API, over HTTP) and sets the container's exit code in moto's in-process
 one field no API call sets. No Stubber is needed: moto implements every call this step makes.
 """
 
-
-
 from __future__ import annotations
 
 import json
@@ -78,7 +76,9 @@ class Container:
         self.polls += 1
         stream = f"web/web/{task.id}"  # awslogs: <stream prefix>/<container>/<task id>
         half = len(self.lines) // 2
-        batch = self.lines[:half] if self.polls == 1 else self.lines[half:] if self.polls == 2 else []
+        batch = (
+            self.lines[:half] if self.polls == 1 else self.lines[half:] if self.polls == 2 else []
+        )
         if self.polls == 1:
             self.logs.create_log_stream(logGroupName="/ecs/web-prod", logStreamName=stream)
         if batch:
@@ -288,7 +288,9 @@ def test_no_migration_when_the_schema_stays(aws_endpoint: str, tmp_path: Path) -
 def test_no_migration_without_a_command(aws_endpoint: str, tmp_path: Path) -> None:
     unset = MigrationRig(aws_endpoint, tmp_path, command=None)
     result = unset.deploy(B, schema_version=13)
-    assert result.status == "succeeded" and result.migration is None and "RunTask" not in unset.calls
+    assert (
+        result.status == "succeeded" and result.migration is None and "RunTask" not in unset.calls
+    )
     check = next(c for c in result.checks if c.name == "migration")
     assert check.ok and "no deplight:deploy.migrate_command" in check.reason
     assert unset.fake.config["deplight:schema_version"] == 13
@@ -301,7 +303,9 @@ def test_migration_that_runs_too_long_is_stopped(
     state_manager.set_transition("ecs::task", {"progression": "manual", "times": 1000})
     rig = MigrationRig(aws_endpoint, tmp_path)
     result = rig.deploy(B, schema_version=13, migrate_timeout_s=30, poll_s=10)
-    assert result.status == "failed" and "still" in result.summary and "after 30 s" in result.summary
+    assert (
+        result.status == "failed" and "still" in result.summary and "after 30 s" in result.summary
+    )
     assert "StopTask" in rig.calls and rig.migration_tasks()[0].last_status == "STOPPED"
     assert rig.fake.config["deplight:image_tag"] == A and rig.fake.ops() == []
 

@@ -134,7 +134,10 @@ def test_nat_strategy(nat: str, expected_nats: int, expected_private_tables: int
 
 @pytest.mark.parametrize("nat", ["single", "per_az"])
 def test_going_from_3_to_4_azs_keeps_the_first_3_azs_subnets(nat: str) -> None:
-    three, four = with_network("prod", az_count=3, nat=nat), with_network("prod", az_count=4, nat=nat)
+    three, four = (
+        with_network("prod", az_count=3, nat=nat),
+        with_network("prod", az_count=4, nat=nat),
+    )
 
     def subnets(run: ProgramRun) -> dict[str, Any]:
         return {s.name: s.inputs for s in run.of_type(SUBNET)}
@@ -144,10 +147,14 @@ def test_going_from_3_to_4_azs_keeps_the_first_3_azs_subnets(nat: str) -> None:
     # same logical names and identical inputs: the engine sees no change, so nothing is replaced
     for name, inputs in before.items():
         assert after[name] == inputs, name
-    associations = {a.name: a.inputs["subnetId"]
-                    for a in three.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")}
-    kept = {a.name: a.inputs["subnetId"]
-            for a in four.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")}
+    associations = {
+        a.name: a.inputs["subnetId"]
+        for a in three.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    }
+    kept = {
+        a.name: a.inputs["subnetId"]
+        for a in four.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    }
     assert {k: kept[k] for k in associations} == associations  # fmt: skip
 
 

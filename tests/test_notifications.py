@@ -36,8 +36,9 @@ def test_no_chatbot_unless_configured() -> None:
     del config["deplight:notifications"]
     without = run_program("prod", config)
     assert not without.of_type(CHANNEL)
-    assert "chatbot.amazonaws.com" not in json.dumps([r.inputs for r in without.resources],
-                                                     default=str)
+    assert "chatbot.amazonaws.com" not in json.dumps(
+        [r.inputs for r in without.resources], default=str
+    )
 
 
 def test_channel_is_subscribed_to_the_alert_topic_with_a_read_only_guardrail(

@@ -1,7 +1,6 @@
 """Release notifications: message content per event kind, and delivery that never decides a
 release (a local HTTP server stands in for Slack; moto's server for SNS)."""
 
-
 from __future__ import annotations
 
 import json
@@ -169,14 +168,19 @@ def test_a_dead_endpoint_gives_a_warning_not_an_error() -> None:
     warning = deliver_one(WebhookSink(url), event("succeeded"),
                           Policy(attempts=2, timeout_s=1.0, backoff_s=0.01))  # fmt: skip
     assert warning is not None
-    assert warning.startswith("slack webhook: succeeded not delivered after 2 attempt(s): unreachable")
+    assert warning.startswith(
+        "slack webhook: succeeded not delivered after 2 attempt(s): unreachable"
+    )
 
 
 def test_a_slow_endpoint_is_cut_off_by_the_timeout(slack: FakeSlack) -> None:
     slack.gate = threading.Event()  # the server holds every answer until the test ends
     warning = deliver_one(WebhookSink(slack.url), event("succeeded"),
                           Policy(attempts=1, timeout_s=0.2, deadline_s=1.0))  # fmt: skip
-    assert warning == "slack webhook: succeeded not delivered after 1 attempt(s): unreachable (TimeoutError)"
+    assert (
+        warning
+        == "slack webhook: succeeded not delivered after 1 attempt(s): unreachable (TimeoutError)"
+    )
 
 
 def test_the_start_event_does_not_hold_up_the_release(slack: FakeSlack) -> None:
@@ -230,7 +234,6 @@ def test_sns_missing_topic_is_a_warning(aws_endpoint: str) -> None:
     assert warning is not None and warning.startswith("sns nosuch: succeeded not delivered")
 
 
-
 def test_a_deploy_codedeploy_ended_is_announced_as_rolled_back_with_its_deployment() -> None:
     from rollback.notify import LinkContext, event_from_record
 
@@ -243,7 +246,10 @@ def test_a_deploy_codedeploy_ended_is_announced_as_rolled_back_with_its_deployme
     ev = event_from_record("prod", "deploy-0123456789ab", record, context)
     assert ev.phase == "rolled-back"
     assert ev.links["CodeDeploy deployment"].endswith("/deployments/d-ABCDEF123?region=us-east-1")
-    assert ev.links["commit 4b5c6d7"] == "https://github.com/example-org/example-service/commit/4b5c6d7"
+    assert (
+        ev.links["commit 4b5c6d7"]
+        == "https://github.com/example-org/example-service/commit/4b5c6d7"
+    )
     started = event_from_record("prod", "deploy-0123456789ab",
                                 {k: v for k, v in record.items() if k not in ("result", "error")},
                                 context)  # fmt: skip

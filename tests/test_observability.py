@@ -58,8 +58,10 @@ def test_production_log_groups_use_the_stacks_own_key_which_logs_may_use() -> No
         name = group.inputs["name"]
         assert any(fnmatch.fnmatchcase(f"arn:aws:logs:us-east-1:123456789012:log-group:{name}", a)
                    for a in allowed), name  # fmt: skip
-    assert not any(fnmatch.fnmatchcase(
-        "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/web-prod2", a) for a in allowed)
+    assert not any(
+        fnmatch.fnmatchcase("arn:aws:logs:us-east-1:123456789012:log-group:/ecs/web-prod2", a)
+        for a in allowed
+    )
     table = run.one("aws:dynamodb/table:Table")
     assert table.inputs["serverSideEncryption"] == {"enabled": True,
                                                    "kmsKeyArn": key.outputs["arn"]}  # fmt: skip

@@ -80,7 +80,9 @@ def test_every_role_shows_who_may_assume_it_and_what_it_may_do(prod_text: str) -
             "web-prod-repo") in execution  # fmt: skip
     assert "permissions: none" in block(prod_text, "web-prod-task-role")
     codedeploy = block(prod_text, "web-prod-codedeploy-role")
-    assert "permissions: managed policy arn:aws:iam::aws:policy/AWSCodeDeployRoleForECS" in codedeploy
+    assert (
+        "permissions: managed policy arn:aws:iam::aws:policy/AWSCodeDeployRoleForECS" in codedeploy
+    )
     roles = [r.name for r in program_run("prod").of_type("aws:iam/role:Role")]
     for name in roles:
         text = block(prod_text, name)
@@ -117,7 +119,9 @@ def test_documents_are_whole_in_json_and_with_show_documents(
     deploy = node(doc["resources"], "web-prod-github-deploy")
     whole = node(doc["resources"], "web-prod-github-deploy-1")["documents"]["policy"]
     assert whole == _Placeholders(run.generated)(policy), "whole, only AWS-made values replaced"
-    assert [st["Action"] for st in whole["Statement"]] == [st["Action"] for st in policy["Statement"]]
+    assert [st["Action"] for st in whole["Statement"]] == [
+        st["Action"] for st in policy["Statement"]
+    ]
     assert deploy["documents"]["assumeRolePolicy"]["Statement"][0]["Action"] == (
         "sts:AssumeRoleWithWebIdentity")  # fmt: skip
     assert any(f.startswith("trust: ") for f in deploy["facts"])

@@ -113,8 +113,12 @@ def _public_task_subnets(run: ProgramRun) -> ProgramRun:
 
 def _second_prod_listener_as_test(run: ProgramRun) -> ProgramRun:
     https = run.one("aws:lb/listener:Listener", "web-prod-https").outputs["arn"]
-    return change(run, GROUP, "web-prod-group", put(
-        "loadBalancerInfo.targetGroupPairInfo.testTrafficRoute.listenerArns", [https]))
+    return change(
+        run,
+        GROUP,
+        "web-prod-group",
+        put("loadBalancerInfo.targetGroupPairInfo.testTrafficRoute.listenerArns", [https]),
+    )
 
 
 def _trust_staging(run: ProgramRun) -> ProgramRun:
@@ -219,8 +223,12 @@ def ids() -> list[str]:
 
 @pytest.mark.parametrize(("policy", "stack", "breaks", "type_", "name"), CASES, ids=ids())
 def test_rule_passes_the_committed_stack_and_catches_the_broken_one(
-    stubs: dict[str, Any], policy: str, stack: str, breaks: Callable[[ProgramRun], ProgramRun],
-    type_: str, name: str,
+    stubs: dict[str, Any],
+    policy: str,
+    stack: str,
+    breaks: Callable[[ProgramRun], ProgramRun],
+    type_: str,
+    name: str,
 ) -> None:
     run = program_run(stack)
     assert not [v for v in analyze(stubs[stack], run) if v.policy == policy]
@@ -255,8 +263,12 @@ def broken(policy: str, stack: str, breaks: Callable[[ProgramRun], ProgramRun], 
 
 @pytest.mark.parametrize(("policy", "stack", "breaks", "type_", "name"), CASES, ids=ids())
 def test_unknown_values_never_pass_a_violation_silently(
-    stubs: dict[str, Any], policy: str, stack: str, breaks: Callable[[ProgramRun], ProgramRun],
-    type_: str, name: str,
+    stubs: dict[str, Any],
+    policy: str,
+    stack: str,
+    breaks: Callable[[ProgramRun], ProgramRun],
+    type_: str,
+    name: str,
 ) -> None:
     """The violating resource with each property unknown in turn: the policy reports the
     violation still, or an advisory that it cannot decide during preview."""
@@ -323,6 +335,8 @@ def test_check_cli_names_a_program_change_that_breaks_a_new_rule(tmp_path: Path)
          str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "web-prod-task-admin (aws:iam/rolePolicyAttachment:RolePolicyAttachment)" in result.stdout
+    assert (
+        "web-prod-task-admin (aws:iam/rolePolicyAttachment:RolePolicyAttachment)" in result.stdout
+    )
     assert "[mandatory] iam-managed-policy-attachments" in result.stdout
     assert result.stdout.splitlines()[-1].startswith("FAILED: 1 mandatory")

@@ -147,7 +147,9 @@ def test_check_cli_exits_1_naming_a_seeded_resource(tmp_path: Path) -> None:
     for name in ("components", "policies"):
         (tmp_path / name).symlink_to(ROOT / name)
     # A program that adds its own resource next to Deplight's, through what run() returns.
-    main = (ROOT / "__main__.py").read_text().replace("\nrun()\n", "\nnetwork = run().network\n") + (
+    main = (ROOT / "__main__.py").read_text().replace(
+        "\nrun()\n", "\nnetwork = run().network\n"
+    ) + (
         "\nimport pulumi\nimport pulumi_aws as aws\n"
         "aws.vpc.SecurityGroupIngressRule('web-prod-team-ssh', security_group_id="
         "network.task_security_group_id, ip_protocol='tcp', from_port=22, to_port=22, "
@@ -191,7 +193,9 @@ def test_a_production_deploy_role_trusting_a_branch_is_a_mandatory_violation() -
         return p
 
     config, _ = load_policy_config("prod")
-    before = [v for v in evaluate_in_process(run, config) if v.policy == "iam-github-production-gate"]
+    before = [
+        v for v in evaluate_in_process(run, config) if v.policy == "iam-github-production-gate"
+    ]
     assert before == []
     resources = [dataclasses.replace(r, inputs=trust_main(json.loads(json.dumps(dict(r.inputs)))),
                                      outputs={**r.outputs, **trust_main(json.loads(json.dumps(

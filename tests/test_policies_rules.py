@@ -413,6 +413,7 @@ def test_production_gate() -> None:
 
 # --- issue 17: edge cases of the new rules (the gRPC cases are in test_policies_new_rules.py) ---
 
+
 def doc(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"policy": json.dumps({"Version": "2012-10-17", "Statement": list(statements)})}
 
@@ -423,15 +424,28 @@ POLICY = "aws:iam/policy:Policy"
 @pytest.mark.parametrize(
     ("statement", "fragment"),
     [
-        ({"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::1:role/x"},
-         "iam:CreatePolicyVersion"),
-        ({"Effect": "Allow", "Action": "iam:Put*", "Resource": "arn:aws:iam::1:role/x"},
-         "iam:PutRolePolicy"),
-        ({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::1:role/x"},
-         "iam:PassRole"),
+        (
+            {"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::1:role/x"},
+            "iam:CreatePolicyVersion",
+        ),
+        (
+            {"Effect": "Allow", "Action": "iam:Put*", "Resource": "arn:aws:iam::1:role/x"},
+            "iam:PutRolePolicy",
+        ),
+        (
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::1:role/x"},
+            "iam:PassRole",
+        ),
         ({"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}, "NotAction"),
-        ({"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*",
-          "Condition": {"StringEquals": {"aws:RequestTag/x": "y"}}}, "iam:CreateRole"),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "iam:CreateRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestTag/x": "y"}},
+            },
+            "iam:CreateRole",
+        ),
     ],
 )
 def test_privilege_escalation_catches(statement: dict[str, Any], fragment: str) -> None:
@@ -471,13 +485,23 @@ def test_managed_policy_attachments_in_every_form() -> None:
     for name in ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "AmazonS3FullAccess"):
         bad(iam.check_managed_attachments, att, {"policyArn": f"arn:aws:iam::aws:policy/{name}"},
             name)  # fmt: skip
-    bad(iam.check_managed_attachments, "aws:iam/role:Role",
-        {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}, "Administrator")
-    ok(iam.check_managed_attachments, att,
-       {"policyArn": "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForECS"})
+    bad(
+        iam.check_managed_attachments,
+        "aws:iam/role:Role",
+        {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+        "Administrator",
+    )
+    ok(
+        iam.check_managed_attachments,
+        att,
+        {"policyArn": "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForECS"},
+    )
     # a customer-managed policy named like one is the team's own, judged by its statements
-    ok(iam.check_managed_attachments, att,
-       {"policyArn": "arn:aws:iam::123456789012:policy/AdministratorAccess"})
+    ok(
+        iam.check_managed_attachments,
+        att,
+        {"policyArn": "arn:aws:iam::123456789012:policy/AdministratorAccess"},
+    )
 
 
 def test_desync_default_is_defensive_and_log_kms_refuses_aws_managed_keys() -> None:
@@ -485,8 +509,11 @@ def test_desync_default_is_defensive_and_log_kms_refuses_aws_managed_keys() -> N
     ok(load_balancers.check_desync, lb, {})
     ok(load_balancers.check_desync, lb, {"desyncMitigationMode": "strictest"})
     bad(load_balancers.check_desync, lb, {"desyncMitigationMode": "monitor"}, "monitors")
-    ok(load_balancers.check_desync, lb,
-       {"loadBalancerType": "network", "desyncMitigationMode": "monitor"})
+    ok(
+        load_balancers.check_desync,
+        lb,
+        {"loadBalancerType": "network", "desyncMitigationMode": "monitor"},
+    )
     group = "aws:cloudwatch/logGroup:LogGroup"
     bad(logs.check_kms, group, {"kmsKeyId": "arn:aws:kms:us-east-1:1:alias/aws/logs"}, "customer")
     ok(logs.check_kms, group, {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/abc"})
@@ -496,18 +523,27 @@ def test_waf_skips_internal_albs_and_flags_an_acl_without_rules() -> None:
     alb = Res("aws:lb/loadBalancer:LoadBalancer", "alb", {"arn": "arn:lb", "internal": False})
     internal = Res("aws:lb/loadBalancer:LoadBalancer", "int", {"arn": "arn:int", "internal": True})
     acl = Res("aws:wafv2/webAcl:WebAcl", "acl", {"arn": "arn:acl", "rules": []})
-    assoc = Res("aws:wafv2/webAclAssociation:WebAclAssociation", "a",
-                {"resourceArn": "arn:lb", "webAclArn": "arn:acl"})
+    assoc = Res(
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        "a",
+        {"resourceArn": "arn:lb", "webAclArn": "arn:acl"},
+    )
     found = load_balancers.check_waf([alb, internal, acl, assoc], {})
     assert [(r.name, "no rules" in m) for r, m in found] == [("alb", True)]
-    foreign = Res("aws:wafv2/webAclAssociation:WebAclAssociation", "a",
-                  {"resourceArn": "arn:lb", "webAclArn": "arn:other-stack-acl"})
+    foreign = Res(
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        "a",
+        {"resourceArn": "arn:lb", "webAclArn": "arn:other-stack-acl"},
+    )
     assert load_balancers.check_waf([alb, foreign], {}) == []
 
 
 def test_traffic_shifting_reads_a_custom_codedeploy_config() -> None:
-    group = Res("aws:codedeploy/deploymentGroup:DeploymentGroup", "g",
-                {"deploymentConfigName": "web-prod-linear-20pct-2min"})
+    group = Res(
+        "aws:codedeploy/deploymentGroup:DeploymentGroup",
+        "g",
+        {"deploymentConfigName": "web-prod-linear-20pct-2min"},
+    )
     config = Res("aws:codedeploy/deploymentConfig:DeploymentConfig", "c", {
         "deploymentConfigName": "web-prod-linear-20pct-2min",
         "trafficRoutingConfig": {"type": "TimeBasedLinear",
@@ -515,6 +551,9 @@ def test_traffic_shifting_reads_a_custom_codedeploy_config() -> None:
     (found,) = deployment.check_traffic_shifting([group, config], {})
     assert "bake less than 5" in found[1]
     assert deployment.check_traffic_shifting([group, config], {"minBakeMinutes": 2}) == []
-    predefined = Res("aws:codedeploy/deploymentGroup:DeploymentGroup", "g", {
-        "deploymentConfigName": "CodeDeployDefault.ECSLinear10PercentEvery3Minutes"})
+    predefined = Res(
+        "aws:codedeploy/deploymentGroup:DeploymentGroup",
+        "g",
+        {"deploymentConfigName": "CodeDeployDefault.ECSLinear10PercentEvery3Minutes"},
+    )
     assert deployment.check_traffic_shifting([predefined], {"minBakeMinutes": 3}) == []

@@ -89,7 +89,9 @@ def test_every_pin_carries_hashes(lock: Path) -> None:
 def test_deploy_lock_is_the_lock_without_the_test_tools() -> None:
     deploy, full = pins(DEPLOY_LOCK), pins(LOCK)
     for name, versions in deploy.items():
-        assert versions == full.get(name), f"{name}: deploy.txt {versions} != lock.txt {full.get(name)}"
+        assert versions == full.get(name), (
+            f"{name}: deploy.txt {versions} != lock.txt {full.get(name)}"
+        )
     for tool in ("pytest", "moto", "hypothesis", "ruff", "check-jsonschema"):
         assert tool in full and tool not in deploy, tool
 

@@ -78,6 +78,7 @@ def test_the_package_declares_the_same_minimum() -> None:
 
 # -- the configuration table and the settings agree ------------------------------------------------
 
+
 def config_table() -> list[list[str]]:
     """The README's configuration table rows: key, type, development, production, meaning."""
     section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]

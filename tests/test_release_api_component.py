@@ -53,7 +53,9 @@ def test_prod_registers_the_api_routes_authorizer_and_lambda() -> None:
     assert authorizer.inputs["authorizerType"] == "JWT"
     assert authorizer.inputs["identitySources"] == ["$request.header.Authorization"]
     assert authorizer.inputs["jwtConfiguration"] == {
-        "issuer": "https://login.example.com/oauth2/default", "audiences": ["api://deplight-release"]}
+        "issuer": "https://login.example.com/oauth2/default",
+        "audiences": ["api://deplight-release"],
+    }
     integration = run.one("aws:apigatewayv2/integration:Integration")
     fn = run.one("aws:lambda/function:Function")
     assert integration.inputs["integrationUri"] == fn.outputs["invokeArn"]
@@ -70,7 +72,10 @@ def test_prod_registers_the_api_routes_authorizer_and_lambda() -> None:
     assert stage.inputs["defaultRouteSettings"]["throttlingBurstLimit"] == 10
     [post] = stage.inputs["routeSettings"]
     assert (post["routeKey"], post["throttlingRateLimit"], post["throttlingBurstLimit"]) == (
-        "POST /rollbacks", 1, 2)
+        "POST /rollbacks",
+        1,
+        2,
+    )
     access = run.one("aws:cloudwatch/logGroup:LogGroup", "web-prod-release-api-access-logs")
     assert stage.inputs["accessLogSettings"] == {"destinationArn": access.outputs["arn"],
                                                  "format": ACCESS_LOG_FORMAT}  # fmt: skip
@@ -80,7 +85,9 @@ def test_prod_registers_the_api_routes_authorizer_and_lambda() -> None:
     assert permission.inputs["principal"] == "apigateway.amazonaws.com"
     assert permission.inputs["sourceArn"] == api.outputs["executionArn"] + "/*"
     assert permission.inputs["function"] == fn.inputs["name"]
-    assert fn.inputs["name"] not in run.generated, "the plan must not show the name as a placeholder"
+    assert fn.inputs["name"] not in run.generated, (
+        "the plan must not show the name as a placeholder"
+    )
     assert not run.of_type("aws:lambda/functionUrl:FunctionUrl")
     assert run.outputs[keys.RELEASE_API_URL] == stage.outputs["invokeUrl"]
     assert run.outputs[keys.RELEASE_API_URL].startswith("https://")
@@ -113,13 +120,19 @@ def test_the_function_environment_is_one_the_handler_accepts() -> None:
     env = run.one("aws:lambda/function:Function").inputs["environment"]["variables"]
     cfg = Config.from_env(env)
     assert (cfg.stack, cfg.tier, cfg.strategy, cfg.audit_table) == (
-        "prod", "production", "codedeploy", "web-prod-releases")
+        "prod",
+        "production",
+        "codedeploy",
+        "web-prod-releases",
+    )
     assert (cfg.codedeploy_application, cfg.codedeploy_group) == ("web-prod", "web-prod")
     assert cfg.production_group == "deplight-prod-rollback" and len(cfg.rollback_alarms) == 5
     assert cfg.github.repository == "example-org/example-service"
     assert cfg.github.api_url == "https://api.github.com" and cfg.aws_endpoint is None
     assert cfg.token_secret == "deplight/prod/github-dispatch"
-    assert not any("token" in v.lower() and v.startswith(("ghp_", "github_pat_")) for v in env.values())
+    assert not any(
+        "token" in v.lower() and v.startswith(("ghp_", "github_pat_")) for v in env.values()
+    )
 
 
 def _run_with(stack: str, release_api: dict[str, Any] | None) -> ProgramRun:
@@ -166,18 +179,22 @@ def test_handler_policy_is_scoped_to_this_stack() -> None:
         assert "*" not in as_list(st["Resource"]), st
         assert not [a for a in as_list(st["Action"]) if a.endswith("*")], st
     assert by_sid["ReadTheGithubToken"]["Resource"] == (
-        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:deplight/prod/github-??????")
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:deplight/prod/github-??????"
+    )
     assert by_sid["WriteAuditRecords"]["Action"] == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
-    assert by_sid["WriteAuditRecords"]["Condition"] == {"ForAllValues:StringEquals": {
-        "dynamodb:LeadingKeys": ["prod", "prod#rollback-requests"]}}
+    assert by_sid["WriteAuditRecords"]["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["prod", "prod#rollback-requests"]}
+    }
     assert by_sid["ReadCodeDeployDeployments"]["Resource"] == (
-        "arn:aws:codedeploy:eu-west-1:123456789012:deploymentgroup:web-prod/web-prod")
+        "arn:aws:codedeploy:eu-west-1:123456789012:deploymentgroup:web-prod/web-prod"
+    )
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:deplight/prod/github-AbCdEf"
     doc = handler_policy(secret=arn, strategy=Strategy.ECS_BLUEGREEN, **common)
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
     assert by_sid["ReadTheGithubToken"]["Resource"] == arn
     assert by_sid["ReadEcsDeployments"]["Resource"][1] == (
-        "arn:aws:ecs:eu-west-1:123456789012:service-deployment/web-prod/web-prod/*")
+        "arn:aws:ecs:eu-west-1:123456789012:service-deployment/web-prod/web-prod/*"
+    )
     actions = {a for s in doc["Statement"] for a in as_list(s["Action"])}
     assert not {a for a in actions if a.startswith("dynamodb:Delete") or a == "dynamodb:Scan"}
 
@@ -274,5 +291,6 @@ def test_a_disabled_api_may_be_half_configured_and_local_origins_are_allowed() -
     assert s.release_api.allowed_origin == "http://localhost:5173"
     assert s.release_api.jwt_audience == ("single",)
     assert errors_of("dev", {**ENABLED, "typo": 1})[0].startswith(
-        "deplight:release_api.typo: unknown key")
+        "deplight:release_api.typo: unknown key"
+    )
     assert parse_settings("dev", GH).release_api == ReleaseApiSettings()

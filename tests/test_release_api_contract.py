@@ -16,7 +16,10 @@ from tests.conftest import ROOT
 
 def test_shared_names_agree_with_their_sources() -> None:
     assert (contract.AUDIT_HASH_KEY, contract.AUDIT_RANGE_KEY, contract.AUDIT_RELEASE_ID) == (
-        outputs.AUDIT_HASH_KEY, outputs.AUDIT_RANGE_KEY, outputs.AUDIT_RELEASE_ID)
+        outputs.AUDIT_HASH_KEY,
+        outputs.AUDIT_RANGE_KEY,
+        outputs.AUDIT_RELEASE_ID,
+    )
     assert contract.CONFIRM_PROD == checks.CONFIRM_PROD
     assert contract.ENDPOINT_ENV == aws.ENDPOINT_ENV
     assert contract.NO_OUTCOME == audit.NO_OUTCOME

@@ -53,7 +53,10 @@ def test_codedeploy_stages_and_traffic_on_green() -> None:
         found = deployment.codedeploy_deployment(cd, "web-prod", "web-prod")
     assert found is not None
     assert (found["id"], found["status"], found["deployment_config"]) == (
-        "d-ABC123", "InProgress", "web-prod-canary-10-5")
+        "d-ABC123",
+        "InProgress",
+        "web-prod-canary-10-5",
+    )
     assert [(s["name"], s["state"]) for s in found["stages"]] == events
     assert found["traffic"] == {"blue": 90.0, "green": 10.0} and found["green_percent"] == 10.0
     assert found["created"] == T.isoformat()

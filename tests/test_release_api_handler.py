@@ -167,7 +167,10 @@ def test_dev_rollback_records_dispatches_and_answers_202(world: World) -> None:
     )
     assert body["requested_by"] == "alice@example.com"
     [dispatch] = world.github.dispatches()
-    assert dispatch.path == "/repos/example-org/example-service/actions/workflows/rollback.yml/dispatches"
+    assert (
+        dispatch.path
+        == "/repos/example-org/example-service/actions/workflows/rollback.yml/dispatches"
+    )
     assert dispatch.headers["authorization"] == "Bearer github_pat_dispatchonly0000000000"
     assert dispatch.body == {"ref": "main", "inputs": {
         "stack": "dev", "to": A, "request_id": "req-0001-dev",
@@ -176,7 +179,11 @@ def test_dev_rollback_records_dispatches_and_answers_202(world: World) -> None:
     newest = world.cli_records("dev")[0]
     assert newest["operation"] == "rollback-request" and newest["result"] == "dispatched"
     assert (newest["who"], newest["subject"], newest["from_tag"], newest["to_tag"]) == (
-        "alice@example.com", "00u1oncall", B, A)
+        "alice@example.com",
+        "00u1oncall",
+        B,
+        A,
+    )
     assert newest["request_id"] == "req-0001-dev" and newest["release_id"] == "request-req-0001-dev"
     assert newest["source_ip"] == "203.0.113.7" and newest["trigger"] == "api"
     assert not unfinished(world.cli_records("dev"))
@@ -332,7 +339,9 @@ def test_github_failures_are_reported_and_recorded_as_failed(
         assert headers["retry-after"] == "30"
     record = next(r for r in world.cli_records("dev") if r.get("request_id") == "gh-fail-00001")
     assert record["result"] == "failed" and phrase in record["error"]
-    assert record["reason"] == "r" and record["who"] == "alice@example.com" and "finished_at" in record
+    assert (
+        record["reason"] == "r" and record["who"] == "alice@example.com" and "finished_at" in record
+    )
     # a retry with the same id does not dispatch; a new id does
     got, answer, _ = world.rollback(env, **body)
     assert got == 409 and "already failed" in answer["error"]
@@ -354,7 +363,9 @@ def test_a_malformed_secret_never_leaks_its_value(world: World) -> None:
     seed_dev(world)
     world.secrets.put_secret_value(SecretId="deplight/dev/github-dispatch",
                                    SecretString='{"tokn": "ghp_secretvalue"}')  # fmt: skip
-    status, body, _ = world.rollback(world.env(), stack="dev", reason="r", request_id="bad-secret-1")
+    status, body, _ = world.rollback(
+        world.env(), stack="dev", reason="r", request_id="bad-secret-1"
+    )
     assert status == 502 and "found keys ['tokn']" in body["error"]
     assert "ghp_secretvalue" not in json.dumps(body) + json.dumps(world.cli_records("dev"))
 
@@ -370,13 +381,19 @@ def test_a_github_app_secret_mints_a_repository_scoped_installation_token(world:
         {"app_id": world.github.app_id, "installation_id": 42, "private_key": pem}))  # fmt: skip
     env = world.env()
     for i in range(2):
-        status, body, _ = world.rollback(env, stack="dev", reason="r", request_id=f"app-token-{i:04}")
+        status, body, _ = world.rollback(
+            env, stack="dev", reason="r", request_id=f"app-token-{i:04}"
+        )
         assert status == 202, body
     minted = [r for r in world.github.requests if r.path == "/app/installations/42/access_tokens"]
     assert len(minted) == 1, "the installation token is cached"
-    assert minted[0].body == {"repositories": ["example-service"], "permissions": {"actions": "write"}}
+    assert minted[0].body == {
+        "repositories": ["example-service"],
+        "permissions": {"actions": "write"},
+    }
     assert {d.headers["authorization"] for d in world.github.dispatches()} == {
-        f"Bearer {world.github.installation_token}"}
+        f"Bearer {world.github.installation_token}"
+    }
 
 
 def test_a_wrong_app_key_is_reported(world: World) -> None:
@@ -387,7 +404,9 @@ def test_a_wrong_app_key_is_reported(world: World) -> None:
         serialization.NoEncryption()).decode()  # fmt: skip
     world.secrets.put_secret_value(SecretId="deplight/dev/github-dispatch", SecretString=json.dumps(
         {"app_id": world.github.app_id, "installation_id": 42, "private_key": wrong}))  # fmt: skip
-    status, body, _ = world.rollback(world.env(), stack="dev", reason="r", request_id="app-wrong-01")
+    status, body, _ = world.rollback(
+        world.env(), stack="dev", reason="r", request_id="app-wrong-01"
+    )
     assert status == 502 and "refused an installation token" in body["error"] and "401" in (
         body["error"])  # fmt: skip
     assert world.github.dispatches() == []
@@ -412,7 +431,9 @@ def test_targets_must_be_known_good_and_not_current(world: World) -> None:
     assert world.github.dispatches()[0].body["inputs"]["to"] == A
 
 
-def test_after_a_failed_deploy_whose_up_ran_the_default_target_is_the_last_good(world: World) -> None:
+def test_after_a_failed_deploy_whose_up_ran_the_default_target_is_the_last_good(
+    world: World,
+) -> None:
     """The config stayed at C (the engine ran), so rolling back means going to B, as the CLI
     would choose."""
     world.release("dev", "deploy", A)
@@ -481,7 +502,10 @@ def test_a_misconfigured_function_says_so_without_details(world: World) -> None:
     env = world.env()
     del env["DEPLIGHT_AUDIT_TABLE"]
     status, body, _ = world.call("GET", "/releases", env=env, query={"stack": "dev"})
-    assert status == 500 and body["error"] == "the release API is misconfigured; see the function's logs"
+    assert (
+        status == 500
+        and body["error"] == "the release API is misconfigured; see the function's logs"
+    )
 
 
 def test_dynamodb_throttling_is_429(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -614,7 +638,8 @@ def test_deployment_of_an_ecs_bluegreen_stack_and_of_a_bootstrap_stack(world: Wo
     assert resp["statusCode"] == 200 and body["strategy"] == "ecs_bluegreen"
     assert body["deployment"]["green_percent"] == 100.0
     assert [s["name"] for s in body["deployment"]["stages"] if s["state"] == "current"] == [
-        "BAKE_TIME"]
+        "BAKE_TIME"
+    ]
     # before the first release there is no service (and no CodeDeploy group) to read
     for extra in ({"DEPLIGHT_SERVICE": ""}, {"DEPLIGHT_STRATEGY": "codedeploy"}):
         status, body, _ = world.call("GET", "/deployment", env=world.env(**extra),

@@ -29,7 +29,10 @@ def test_the_rules_are_in_the_pack() -> None:
 @pytest.mark.parametrize(
     ("props", "bad"),
     [
-        ({"routeKey": "GET /releases", "authorizationType": "JWT", "authorizerId": "abc1234"}, False),
+        (
+            {"routeKey": "GET /releases", "authorizationType": "JWT", "authorizerId": "abc1234"},
+            False,
+        ),
         ({"routeKey": "GET /x", "authorizationType": "AWS_IAM"}, False),
         ({"routeKey": "GET /releases", "authorizationType": "NONE"}, True),
         ({"routeKey": "GET /releases"}, True),
@@ -44,8 +47,13 @@ def test_route_authorizer(props: dict[str, Any], bad: bool) -> None:
 
 
 def test_jwt_authorizer_pins_issuer_and_audience() -> None:
-    good = {"authorizerType": "JWT", "jwtConfiguration": {
-        "issuer": "https://login.example.com/oauth2/default", "audiences": ["api://x"]}}
+    good = {
+        "authorizerType": "JWT",
+        "jwtConfiguration": {
+            "issuer": "https://login.example.com/oauth2/default",
+            "audiences": ["api://x"],
+        },
+    }
     assert rules.check_jwt_authorizer(rules.AUTHORIZER, good, {}) == []
     bad = {"authorizerType": "JWT", "jwtConfiguration": {"issuer": "http://idp", "audiences": []}}
     found = rules.check_jwt_authorizer(rules.AUTHORIZER, bad, {})
@@ -112,8 +120,11 @@ def test_lambda_roles_are_scoped() -> None:
                         (_doc(["dynamodb:PutItem"], "*"), "every resource")):  # fmt: skip
         [(res, message)] = rules.check_lambda_roles(_lambda_stack(doc), {})
         assert res.name == "role" and phrase in message
-    separate = Res("aws:iam/rolePolicy:RolePolicy", "extra",
-                   {"role": "web-prod-release-api", "policy": json.dumps(_doc("s3:PutObject", "*"))})
+    separate = Res(
+        "aws:iam/rolePolicy:RolePolicy",
+        "extra",
+        {"role": "web-prod-release-api", "policy": json.dumps(_doc("s3:PutObject", "*"))},
+    )
     attached = Res(rules.ATTACHMENT, "admin", {"role": "web-prod-release-api",
                                                "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})  # fmt: skip
     found = rules.check_lambda_roles(_lambda_stack(ok, separate, attached), {})

@@ -1,8 +1,6 @@
 """How a release API request reaches its end: ``rollback.yml`` passes the request id and
 ``deplight rollback --request-id`` stores it in the audit record the API reads."""
 
-
-
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

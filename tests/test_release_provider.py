@@ -111,8 +111,13 @@ def test_create_then_update_with_a_new_task_definition(codedeploy: Any) -> None:
         target = appspec["Resources"][0]["TargetService"]["Properties"]
         assert target["TaskDefinition"] == TD1
         assert target["LoadBalancerInfo"] == {"ContainerName": "web", "ContainerPort": 8080}
-        assert target["NetworkConfiguration"] == {"AwsvpcConfiguration": {
-            "Subnets": SUBNETS, "SecurityGroups": SGS, "AssignPublicIp": "DISABLED"}}
+        assert target["NetworkConfiguration"] == {
+            "AwsvpcConfiguration": {
+                "Subnets": SUBNETS,
+                "SecurityGroups": SGS,
+                "AssignPublicIp": "DISABLED",
+            }
+        }
         assert target["PlatformVersion"] == "LATEST"
         assert created.outs["deployment_status"] == "Succeeded"
 
@@ -271,8 +276,11 @@ def test_a_network_or_platform_change_is_a_release_too() -> None:
 def test_a_state_from_before_the_appspec_carried_the_network_is_not_a_release() -> None:
     """States written by the previous provider have no network keys; an up with the same task
     definition must not start a CodeDeploy deployment just because the keys appeared."""
-    old = {k: v for k, v in props(TD1).items() if k not in ("subnets", "security_groups",
-                                                            "assign_public_ip", "platform_version")}
+    old = {
+        k: v
+        for k, v in props(TD1).items()
+        if k not in ("subnets", "security_groups", "assign_public_ip", "platform_version")
+    }
     old["serving_task_definition_arn"] = TD1
     assert ReleaseProvider().diff("d-1", old, props(TD1)).changes is False
     assert ReleaseProvider().diff("d-1", old, props(TD2)).changes is True
@@ -339,7 +347,13 @@ def test_throttling_5xx_and_dropped_connections_do_not_fail_the_release(
                                        poll_seconds=10, clock=t.clock, sleep=t.sleep)  # fmt: skip
     assert status == "Succeeded" and "Succeeded" in events[-1]
     assert proxy.operations("GetDeployment") == [
-        "forwarded", "throttle", "unavailable", "bad_gateway", "drop", "forwarded"]
+        "forwarded",
+        "throttle",
+        "unavailable",
+        "bad_gateway",
+        "drop",
+        "forwarded",
+    ]
     # one normal poll interval, then backing off: 10, 20, 40 and capped at 60 s
     assert t.sleeps == [10, 10, 20, 40, 60]
 

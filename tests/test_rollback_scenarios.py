@@ -765,7 +765,9 @@ class _SplitEcs:
         return getattr(self.stubbed if name in self.STUBBED else self.real, name)
 
 
-ECS_DEPLOYMENT = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-prod/web-prod/AbCdEf0123"
+ECS_DEPLOYMENT = (
+    "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-prod/web-prod/AbCdEf0123"
+)
 
 
 def _ecs_bake_stubs(rig: Rig, aws_endpoint: str) -> Stubber:

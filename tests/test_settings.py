@@ -88,8 +88,12 @@ def test_stack_values_override_defaults_and_strings_from_cli_are_coerced() -> No
             "tier": "development",
             "image_tag": "0123456789abcdef0123456789abcdef01234567",
             "schema_version": "7",
-            "service": {"cpu": "512", "memory": 1024, "xray": "true",
-                        "xray_daemon_image": XRAY_IMAGE},
+            "service": {
+                "cpu": "512",
+                "memory": 1024,
+                "xray": "true",
+                "xray_daemon_image": XRAY_IMAGE,
+            },
             "network": {"nat": "none", "az_count": 1},
         },
     )

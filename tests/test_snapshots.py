@@ -70,4 +70,3 @@ def test_a_differing_snapshot_fails_with_the_way_to_regenerate(snapshot_dir: Pat
     (snapshot_dir / "doc.json").write_text(json.dumps({**VALUE, "a": "old"}))
     with pytest.raises(AssertionError, match=rf"doc\.json differs .*{UPDATE_ENV}=1"):
         assert_snapshot("doc", VALUE)
-

@@ -1,7 +1,5 @@
 """``deplight status``: outputs through the stack seam, live state from moto's server over HTTP."""
 
-
-
 from __future__ import annotations
 
 import json

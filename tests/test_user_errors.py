@@ -174,7 +174,9 @@ def test_the_plan_shows_ignored_settings(tmp_path: Path) -> None:
     config = {**DEV, "deplight:deploy": {"strategy": "rolling", "traffic": "canary"}}
     result = deplight("plan", cwd=project(tmp_path, config))
     assert result.returncode == 0, result.stderr
-    assert "warning: deplight:deploy.traffic is set but strategy rolling ignores it" in result.stdout
+    assert (
+        "warning: deplight:deploy.traffic is set but strategy rolling ignores it" in result.stdout
+    )
 
 
 # -- YAML, JSON and -v -----------------------------------------------------------------------------
@@ -253,7 +255,9 @@ def test_every_mapped_stack_key_exists() -> None:
 def test_check_fixes_name_the_stack_key_and_the_test_listener_is_not_told_about_port_80() -> None:
     result = deplight("check", "--stack", "dev", "--json")
     assert result.returncode == 0, result.stderr
-    by = {(v["policy"], v["resource"]): v["message"] for v in json.loads(result.stdout)["violations"]}
+    by = {
+        (v["policy"], v["resource"]): v["message"] for v in json.loads(result.stdout)["violations"]
+    }
     assert "Fix: set deplight:ingress.deletion_protection: true in Pulumi.dev.yaml" in by[
         ("alb-deletion-protection", "web-dev-alb")]  # fmt: skip
     assert "Fix: set deplight:service.ecr_immutable_tags: true" in by[

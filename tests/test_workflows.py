@@ -209,7 +209,7 @@ def test_analyze_comments_the_analysis_and_the_stack_mismatches() -> None:
     job = doc["jobs"]["analyze"]
     runs = [s.get("run", "") for s in steps(job)]
     analyze = next(r for r in runs if "deplight analyze" in r)
-    assert '--markdown --all-stacks' in analyze and "GITHUB_STEP_SUMMARY" in analyze
+    assert "--markdown --all-stacks" in analyze and "GITHUB_STEP_SUMMARY" in analyze
     comment = next(s for s in steps(job) if "/comments" in s.get("run", ""))
     # the comment it updates is the one whose first line is the report's marker
     assert f'startswith("{MARKER}")' in comment["run"] and "--method PATCH" in comment["run"]

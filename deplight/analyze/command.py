@@ -45,7 +45,7 @@ class _JsonErrorParser(argparse.ArgumentParser):
         super().error(message)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # add_parser builds the subcommand's parser with the action's parser class; this one
     # subcommand gets the JSON-aware class, the others keep theirs.
     previous = sub._parser_class
@@ -134,7 +134,7 @@ def _service_dir(value: str) -> Path:
 def _region() -> str:
     import boto3
 
-    region = boto3.session.Session().region_name
+    region: str | None = boto3.session.Session().region_name
     if not region:
         raise BadInputError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
     return region
@@ -201,7 +201,9 @@ def _stack_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     except StackFileError as exc:
         raise BadInputError(str(exc)) from None
     except SettingsError as exc:
-        raise BadInputError(f"invalid configuration for stack {stack}: " + "; ".join(exc.errors)) from None
+        raise BadInputError(
+            f"invalid configuration for stack {stack}: " + "; ".join(exc.errors)
+        ) from None
     return configs
 
 
@@ -282,4 +284,3 @@ def run(args: argparse.Namespace) -> int:
         if out.error:
             print(f"deplight analyze: {out.error}", file=sys.stderr)
     return out.exit_code
-

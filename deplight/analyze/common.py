@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from deplight.analyze.report import Evidence, Finding, Report, found, unknown
@@ -16,8 +17,22 @@ from deplight.analyze.workspace import Workspace, evidence
 # the code passes to listen(), which beats what an image declares, which beats a framework default.
 START_COMMAND, SERVER_CONFIG, IMAGE_ENV, CODE, EXPOSE, DEFAULT = 60, 50, 40, 30, 20, 10
 
-HEALTH_WORDS = ("health", "healthz", "healthcheck", "health-check", "_health", "livez",
-                "readyz", "liveness", "readiness", "live", "ready", "ping", "up", "status")
+HEALTH_WORDS = (
+    "health",
+    "healthz",
+    "healthcheck",
+    "health-check",
+    "_health",
+    "livez",
+    "readyz",
+    "liveness",
+    "readiness",
+    "live",
+    "ready",
+    "ping",
+    "up",
+    "status",
+)
 """Last path segments that name a health endpoint, best first."""
 _HEALTH_RE = re.compile(r"^/(?:[^?#]*/)?(" + "|".join(map(re.escape, HEALTH_WORDS)) + r")/?$")
 
@@ -28,7 +43,7 @@ def health_rank(path: str) -> int | None:
     return HEALTH_WORDS.index(m.group(1)) if m else None
 
 
-def pick_health(routes: list[tuple[str, Evidence | tuple[Evidence, ...]]], how: str,
+def pick_health(routes: Sequence[tuple[str, Evidence | tuple[Evidence, ...]]], how: str,
                 report: Report) -> Finding:  # fmt: skip
     """The best health route among ``routes`` (path, evidence: one line, or every line the path
     is assembled from), or an undecided finding. Every health-like route found goes to
@@ -171,7 +186,7 @@ _ENV_REF = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?-(\d+))?\}?$")
 
 def _port_value(value: str) -> tuple[int | None, str | None]:
     """``"8000"`` -> (8000, None); ``"$PORT"`` -> (None, "PORT"); ``"${PORT:-8000}"`` -> (8000, "PORT")."""
-    value = value[value.index("$"):] if "$" in value else value.rsplit(":", 1)[-1]
+    value = value[value.index("$") :] if "$" in value else value.rsplit(":", 1)[-1]
     if value.isdigit():
         return int(value), None
     m = _ENV_REF.match(value)
@@ -194,7 +209,7 @@ def command_port(argv: list[str]) -> tuple[int | None, str | None]:
             if port or env:
                 return port, env
     if "runserver" in argv:
-        rest = argv[argv.index("runserver") + 1:]
+        rest = argv[argv.index("runserver") + 1 :]
         for tok in rest:
             if not tok.startswith("-"):
                 return _port_value(tok)

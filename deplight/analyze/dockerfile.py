@@ -142,7 +142,7 @@ def _alpine_runtime() -> str:
 
 def _tail(p: Plan, cmd: list[str]) -> str:
     # Numeric, so that a runtime can tell it is not root without reading /etc/passwd.
-    return (f"USER {APP_UID}:{APP_UID}\nEXPOSE {p.port}\n" + _healthcheck(p) + _cmd(cmd, p.port))
+    return f"USER {APP_UID}:{APP_UID}\nEXPOSE {p.port}\n" + _healthcheck(p) + _cmd(cmd, p.port)
 
 
 def _header(p: Plan) -> str:
@@ -211,7 +211,7 @@ def _node(p: Plan) -> str:
                  "yarn install --frozen-lockfile --production && yarn cache clean",
                  "yarn install --frozen-lockfile --production --ignore-scripts --prefer-offline "
                  "&& yarn cache clean", "yarn build"),
-    }[manager]  # fmt: skip
+    }[str(manager)]  # fmt: skip
     env = f"ENV NODE_ENV=production \\\n    PORT={p.port}\n"
     runtime = f"FROM {image}\n" + env + _alpine_runtime() + "WORKDIR /app\n"
     if not build:

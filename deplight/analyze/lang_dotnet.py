@@ -61,15 +61,18 @@ def analyze(ws: Workspace) -> Report | None:
         f["dependencies"] = unknown("several projects and no single web project")
 
     if len(web) != 1:
-        f["framework"] = unknown("no ASP.NET Core web project" if not web else
-                                 "several web projects: " + ", ".join(p for p, _ in web))
+        f["framework"] = unknown(
+            "no ASP.NET Core web project"
+            if not web
+            else "several web projects: " + ", ".join(p for p, _ in web)
+        )
         for name in ("build", "start", "port", "health_check_path", "resources"):
             f[name] = unknown("the web project is unknown")
         return report
     f["framework"] = found("aspnetcore", f"{project} uses the Web SDK", web[0][1])
     assert project is not None
-    name = ws.find(project, r"<AssemblyName>([^<]+)</AssemblyName>")
-    assembly = name[0].group(1) if name else PurePosixPath(project).stem
+    assembly_hit = ws.find(project, r"<AssemblyName>([^<]+)</AssemblyName>")
+    assembly = assembly_hit[0].group(1) if assembly_hit else PurePosixPath(project).stem
     report.details["project"] = project
     report.details["assembly"] = assembly
     f["build"] = found(f"dotnet publish {project} -c Release -o /out", "the web project",

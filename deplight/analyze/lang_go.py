@@ -17,7 +17,7 @@ from deplight.analyze.common import (
     parse_dockerfile,
     pick_health,
 )
-from deplight.analyze.report import Report, found, unknown
+from deplight.analyze.report import Evidence, Report, found, unknown
 from deplight.analyze.workspace import Workspace, evidence
 
 _LISTEN = re.compile(r"ListenAndServe(?:TLS)?\(\s*\"[^\":]*:(\d{2,5})\"")
@@ -38,8 +38,11 @@ def analyze(ws: Workspace) -> Report | None:
     f["language"] = found("go", "Go module file", evidence("go.mod", None, "file present"))
     df = parse_dockerfile(ws)
     hit = ws.find("go.mod", r"^go\s+(\d+\.\d+)")
-    f["version"] = found(hit[0].group(1), "go.mod go directive", hit[1]) if hit else unknown(
-        "go.mod has no go directive")
+    f["version"] = (
+        found(hit[0].group(1), "go.mod go directive", hit[1])
+        if hit
+        else unknown("go.mod has no go directive")
+    )
     if ws.exists("go.sum"):
         f["dependencies"] = found({"manager": "go", "lock_file": "go.sum"},
                                   "Go modules with go.sum checksums",
@@ -53,7 +56,7 @@ def analyze(ws: Workspace) -> Report | None:
                                   evidence("go.mod", None, "file present"))  # fmt: skip
 
     sources = [s for s in ws.sources(".go", limit=400) if not s.endswith("_test.go")]
-    main_hits = {}
+    main_hits: dict[str, Evidence] = {}
     for rel in sources:
         hit = ws.find(rel, r"^package\s+main\b")
         if hit:

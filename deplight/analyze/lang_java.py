@@ -89,15 +89,22 @@ def analyze(ws: Workspace) -> Report | None:
     maven = build_file == "pom.xml"
     report = Report()
     f = report.findings
-    f["language"] = found("java", "Maven build file" if maven else "Gradle build file", evidence(build_file, None, "file present"))
+    f["language"] = found(
+        "java",
+        "Maven build file" if maven else "Gradle build file",
+        evidence(build_file, None, "file present"),
+    )
     df = parse_dockerfile(ws)
 
     if maven:
         hit = ws.find(build_file, r"<(?:java\.version|maven\.compiler\.release|"
                                   r"maven\.compiler\.target|release)>(\d+)<")  # fmt: skip
     else:
-        hit = ws.find(build_file, r"JavaLanguageVersion\.of\((\d+)\)|"
-                                  r"sourceCompatibility\s*=\s*['\"]?(?:JavaVersion\.VERSION_)?(\d+)")
+        hit = ws.find(
+            build_file,
+            r"JavaLanguageVersion\.of\((\d+)\)|"
+            r"sourceCompatibility\s*=\s*['\"]?(?:JavaVersion\.VERSION_)?(\d+)",
+        )
     image = version_from_image(df, "eclipse-temurin") or version_from_image(df, "openjdk")
     if hit:
         f["version"] = found(next(g for g in hit[0].groups() if g), f"{build_file} Java release",
@@ -133,14 +140,19 @@ def analyze(ws: Workspace) -> Report | None:
         for name in ("start", "port", "health_check_path", "resources"):
             f[name] = unknown("the web framework is unknown")
         return report
-    f["framework"] = found("spring-boot", f"Spring Boot in {build_file}",
-                           *[e for e in (boot[1], app_class[1] if app_class else None) if e])
+    f["framework"] = found(
+        "spring-boot",
+        f"Spring Boot in {build_file}",
+        *[e for e in (boot[1], app_class[1] if app_class else None) if e],
+    )
 
     if maven:
         cmd = ("./mvnw" if wrapper else "mvn") + " -B -DskipTests package"
     else:
         cmd = ("./gradlew" if wrapper else "gradle") + " --no-daemon bootJar"
-    f["build"] = found(cmd, "Spring Boot's executable jar", evidence(build_file, None, "file present"))
+    f["build"] = found(
+        cmd, "Spring Boot's executable jar", evidence(build_file, None, "file present")
+    )
 
     configs = _config_files(ws)
     ports = Ports()
@@ -171,8 +183,11 @@ def analyze(ws: Workspace) -> Report | None:
         base = _property(ws, configs, "management.endpoints.web.base-path")
         path = join_route(base[0] if base else "/actuator", "health")
         report.details["health_routes"] = [path]
-        f["health_check_path"] = found(path, "Spring Boot Actuator's health endpoint",
-                                       *[e for e in (actuator[1], base[1] if base else None) if e])
+        f["health_check_path"] = found(
+            path,
+            "Spring Boot Actuator's health endpoint",
+            *[e for e in (actuator[1], base[1] if base else None) if e],
+        )
         mgmt = _property(ws, configs, "management.server.port")
         if mgmt:
             report.notes.append(
@@ -181,14 +196,18 @@ def analyze(ws: Workspace) -> Report | None:
             )
     else:
         routes = [(m.group(1), ev) for m, ev in ws.search_in(sources, _MAPPING)]
-        f["health_check_path"] = pick_health(routes, "@GetMapping routes; no Actuator dependency", report)
+        f["health_check_path"] = pick_health(
+            routes, "@GetMapping routes; no Actuator dependency", report
+        )
 
     heap: tuple[int, Evidence] | None = None
     texts = []
     if declared:
         texts.append((" ".join(declared[0]), declared[1]))
     if df:
-        texts += [(v, ev) for k, (v, ev) in df.env.items() if k in ("JAVA_OPTS", "JAVA_TOOL_OPTIONS")]
+        texts += [
+            (v, ev) for k, (v, ev) in df.env.items() if k in ("JAVA_OPTS", "JAVA_TOOL_OPTIONS")
+        ]
     for text, ev in texts:
         m = _XMX.search(text)
         if m:

@@ -35,7 +35,9 @@ SOURCES = (".js", ".mjs", ".cjs", ".ts")
 ENTRY_CANDIDATES = ("server.js", "index.js", "app.js", "src/server.js", "src/index.js",
                     "src/app.js", "src/main.js")  # fmt: skip
 
-_ENV_PORT = r"(?:Number\(|parseInt\(|\+)?\s*process\.env\.PORT\s*\)?\s*(?:\|\||\?\?)\s*[\"']?(\d{2,5})"
+_ENV_PORT = (
+    r"(?:Number\(|parseInt\(|\+)?\s*process\.env\.PORT\s*\)?\s*(?:\|\||\?\?)\s*[\"']?(\d{2,5})"
+)
 _LISTEN_NUM = re.compile(r"\.listen\(\s*(\d{2,5})\b")
 _LISTEN_ENV = re.compile(r"\.listen\(\s*" + _ENV_PORT)
 _LISTEN_IDENT = re.compile(r"\.listen\(\s*([A-Za-z_$][\w$]*)\s*[,)]")
@@ -112,11 +114,12 @@ def _listen_port(ws: Workspace, files: list[str]) -> tuple[int, bool, list[Evide
 
 def _nest_routes(ws: Workspace, sources: list[str]) -> list[tuple[str, tuple[Evidence, ...]]]:
     """Controller path + method path (+ the global prefix), each part with its line."""
-    prefix, prefix_ev = "", ()
+    prefix = ""
+    prefix_ev: tuple[Evidence, ...] = ()
     main = ws.find_in(sources, r"setGlobalPrefix\(\s*[\"'`]([^\"'`]+)[\"'`]")
     if main:
         prefix, prefix_ev = main[0].group(1), (main[1],)
-    routes = []
+    routes: list[tuple[str, tuple[Evidence, ...]]] = []
     for rel in sources:
         text = ws.read(rel) or ""
         if "@Controller(" not in text:
@@ -151,7 +154,9 @@ def analyze(ws: Workspace) -> Report | None:
         return None
     report = Report()
     f = report.findings
-    f["language"] = found("node", "Node.js package manifest", evidence("package.json", None, "file present"))
+    f["language"] = found(
+        "node", "Node.js package manifest", evidence("package.json", None, "file present")
+    )
     try:
         pkg = json.loads(ws.read("package.json") or "")
         if not isinstance(pkg, dict):
@@ -203,7 +208,11 @@ def analyze(ws: Workspace) -> Report | None:
             f[name] = unknown("the web framework is unknown")
         return report
 
-    sources = [s for s in ws.sources(*SOURCES) if not re.search(r"(^|/)(test|tests|__tests__)/|\.(spec|test)\.", s)]
+    sources = [
+        s
+        for s in ws.sources(*SOURCES)
+        if not re.search(r"(^|/)(test|tests|__tests__)/|\.(spec|test)\.", s)
+    ]
     declared = explicit_start(ws, df)
     ports = Ports()
     start: tuple[list[str], Evidence, str] | None = None
@@ -227,11 +236,15 @@ def analyze(ws: Workspace) -> Report | None:
     else:
         candidates = ["start:prod", "start"] if framework == "nestjs" else ["start"]
         for name in candidates:
-            script = _node_script(str(scripts.get(name, "")))
-            if script:
+            node_file = _node_script(str(scripts.get(name, "")))
+            if node_file:
                 if not start:
-                    start = (["node", script], _dep_line(ws, name), f"package.json scripts.{name}")
-                entry = entry or script
+                    start = (
+                        ["node", node_file],
+                        _dep_line(ws, name),
+                        f"package.json scripts.{name}",
+                    )
+                entry = entry or node_file
                 break
         if not entry and isinstance(pkg.get("main"), str):
             entry = pkg["main"]
@@ -247,7 +260,9 @@ def analyze(ws: Workspace) -> Report | None:
         if entry:
             stem = re.sub(r"^(dist|build|out)/", "", entry)
             stem = re.sub(r"\.(js|mjs|cjs)$", "", stem)
-            order = [s for s in sources if re.sub(r"\.(js|mjs|cjs|ts)$", "", s) in (stem, f"src/{stem}")]
+            order = [
+                s for s in sources if re.sub(r"\.(js|mjs|cjs|ts)$", "", s) in (stem, f"src/{stem}")
+            ]
         listen = _listen_port(ws, order + [s for s in sources if s not in order])
         if listen:
             port, from_env, evs = listen

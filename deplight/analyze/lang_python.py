@@ -37,7 +37,9 @@ _REQ = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;]*)")
 _APP = re.compile(r"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(Flask|FastAPI)\(")
 _FACTORY = re.compile(r"^def\s+(create_app|make_app)\s*\(")
 _ROUTE = re.compile(r"@\w+(?:\.\w+)*\.(?:get|route|api_route|head)\(\s*[\"'](/[^\"']*)[\"']")
-_DJANGO_PATH = re.compile(r"\b(?:path|re_path)\(\s*r?[\"']\^?([^\"'$]*)\$?[\"']\s*,\s*(include\(\s*[\"']([\w.]+)[\"'])?")
+_DJANGO_PATH = re.compile(
+    r"\b(?:path|re_path)\(\s*r?[\"']\^?([^\"'$]*)\$?[\"']\s*,\s*(include\(\s*[\"']([\w.]+)[\"'])?"
+)
 
 
 def normalize(name: str) -> str:
@@ -90,7 +92,9 @@ def pyproject(ws: Workspace, report: Report) -> tuple[dict[str, Dep], dict[str, 
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        report.notes.append(f"pyproject.toml is not valid TOML ({exc}); its dependencies are ignored")
+        report.notes.append(
+            f"pyproject.toml is not valid TOML ({exc}); its dependencies are ignored"
+        )
         return {}, {}
     deps: dict[str, Dep] = {}
     for spec in doc.get("project", {}).get("dependencies", []) or []:
@@ -216,8 +220,11 @@ def analyze(ws: Workspace) -> Report | None:
     deps = {**pipfile(ws), **project_deps, **deps}
 
     version = _version(ws, doc, df)
-    f["version"] = (found(version[0], version[1], version[2]) if version else
-                    unknown("no .python-version, runtime.txt, requires-python or base image"))
+    f["version"] = (
+        found(version[0], version[1], version[2])
+        if version
+        else unknown("no .python-version, runtime.txt, requires-python or base image")
+    )
 
     # Dependencies and how they lock.
     if ws.exists("poetry.lock") and doc.get("tool", {}).get("poetry"):
@@ -228,8 +235,11 @@ def analyze(ws: Workspace) -> Report | None:
         f["dependencies"] = found({"manager": "uv", "lock_file": "uv.lock"}, "uv lock file",
                                   evidence("uv.lock", None, "file present"))  # fmt: skip
     elif ws.exists("Pipfile.lock"):
-        f["dependencies"] = found({"manager": "pipenv", "lock_file": "Pipfile.lock"},
-                                  "Pipenv lock file", evidence("Pipfile.lock", None, "file present"))
+        f["dependencies"] = found(
+            {"manager": "pipenv", "lock_file": "Pipfile.lock"},
+            "Pipenv lock file",
+            evidence("Pipfile.lock", None, "file present"),
+        )
     elif ws.exists("requirements.txt"):
         req = requirements(ws, "requirements.txt")
         loose = sorted(d.name for d in req.values() if not d.pinned)
@@ -319,11 +329,17 @@ def analyze(ws: Workspace) -> Report | None:
             ports.add(int(hit[0].group(1)), SERVER_CONFIG, "gunicorn.conf.py bind", hit[1])
         hit = ws.find("gunicorn.conf.py", r"^workers\s*=\s*(\d+)\s*$")
         if hit and not workers:
-            workers = (int(hit[0].group(1)), hit[1], f"gunicorn.conf.py workers = {hit[0].group(1)}")
+            workers = (
+                int(hit[0].group(1)),
+                hit[1],
+                f"gunicorn.conf.py workers = {hit[0].group(1)}",
+            )
     if server in ("python", "python3") and declared:
         script = next((a for a in strip_wrappers(declared[0])[1:] if a.endswith(".py")), None)
         if script:
-            hit = ws.find(script, r"\.run\(.*\bport\s*=\s*(?:int\([^)]*?(\d{2,5})[^)]*\)|(\d{2,5}))")
+            hit = ws.find(
+                script, r"\.run\(.*\bport\s*=\s*(?:int\([^)]*?(\d{2,5})[^)]*\)|(\d{2,5}))"
+            )
             if hit:
                 ports.add(int(hit[0].group(1) or hit[0].group(2)), CODE, f"{script} run(port=...)",
                           hit[1])  # fmt: skip
@@ -336,17 +352,25 @@ def analyze(ws: Workspace) -> Report | None:
 
     if not declared:
         port = f["port"].value
-        target = app[0] if app else None
-        if server is None or target is None or port is None:
+        if server is None or app is None or port is None:
             missing = ("an ASGI server (uvicorn) in the dependencies" if server is None else
-                       "the application object" if target is None else "the port")  # fmt: skip
+                       "the application object" if app is None else "the port")  # fmt: skip
             f["start"] = unknown(f"cannot build a start command: no {missing}")
         else:
+            target = app[0]
             argv = {
                 "gunicorn": ["gunicorn", "--bind", f"0.0.0.0:{port}", target],
                 "uvicorn": ["uvicorn", target, "--host", "0.0.0.0", "--port", str(port)],
-                "flask": ["flask", "--app", target, "run", "--host", "0.0.0.0", "--port",
-                          str(port)],
+                "flask": [
+                    "flask",
+                    "--app",
+                    target,
+                    "run",
+                    "--host",
+                    "0.0.0.0",
+                    "--port",
+                    str(port),
+                ],
                 "runserver": ["python", "manage.py", "runserver", f"0.0.0.0:{port}"],
             }[server]
             start_ev = [deps[server].evidence] if server in deps else fw_ev[:1]
@@ -357,12 +381,14 @@ def analyze(ws: Workspace) -> Report | None:
     if framework == "django":
         urls = django.get("urls")
         routes = _django_routes(ws, urls[0]) if urls else []
-        f["health_check_path"] = pick_health(routes, "Django URLconf " + (urls[0] if urls else "not found"), report)
+        f["health_check_path"] = pick_health(
+            routes, "Django URLconf " + (urls[0] if urls else "not found"), report
+        )
     else:
-        routes = [(m.group(1), ev) for m, ev in ws.search_in(sources, _ROUTE)]
-        f["health_check_path"] = pick_health(routes, f"{framework} route decorators", report)
+        decorated = [(m.group(1), ev) for m, ev in ws.search_in(sources, _ROUTE)]
+        f["health_check_path"] = pick_health(decorated, f"{framework} route decorators", report)
 
-    n, ev, why = workers or (1, None, f"one {server or 'server'} process")
+    n, worker_ev, why = workers or (1, None, f"one {server or 'server'} process")
     resources, reason = sizing.for_processes(framework, n, why)
-    f["resources"] = found(resources, reason, *([ev] if ev else fw_ev[:1]))
+    f["resources"] = found(resources, reason, *([worker_ev] if worker_ev else fw_ev[:1]))
     return report

@@ -20,7 +20,10 @@ from deplight.analyze.common import (
 from deplight.analyze.report import Evidence, Report, found, unknown
 from deplight.analyze.workspace import Workspace, evidence
 
-NATIVE_LIBS = {"pg": ("libpq-dev", "libpq5"), "mysql2": ("default-libmysqlclient-dev", "libmariadb3")}
+NATIVE_LIBS = {
+    "pg": ("libpq-dev", "libpq5"),
+    "mysql2": ("default-libmysqlclient-dev", "libmariadb3"),
+}
 """Gems that link a system library: (Debian build package, Debian runtime package)."""
 _FETCH = r"ENV\.fetch\(\s*[\"']{var}[\"']\s*(?:,\s*(\d+))?\s*\)\s*(?:\{{\s*(\d+)\s*\}})?"
 _PUMA_PORT = re.compile(r"^\s*port\s+(?:" + _FETCH.format(var="PORT") + r"|(\d+))")
@@ -55,9 +58,11 @@ def analyze(ws: Workspace) -> Report | None:
     df = parse_dockerfile(ws)
 
     version: tuple[str, str, Evidence] | None = None
-    for rel, rx, why in ((".ruby-version", r"^\s*(?:ruby-)?(\d+\.\d+)", ".ruby-version"),
-                         ("Gemfile", r"^\s*ruby\s+[\"'](\d+\.\d+)", "Gemfile ruby directive"),
-                         ("Gemfile.lock", r"^\s+ruby\s+(\d+\.\d+)", "Gemfile.lock RUBY VERSION")):
+    for rel, rx, why in (
+        (".ruby-version", r"^\s*(?:ruby-)?(\d+\.\d+)", ".ruby-version"),
+        ("Gemfile", r"^\s*ruby\s+[\"'](\d+\.\d+)", "Gemfile ruby directive"),
+        ("Gemfile.lock", r"^\s+ruby\s+(\d+\.\d+)", "Gemfile.lock RUBY VERSION"),
+    ):
         hit = ws.find(rel, rx)
         if hit:
             version = (hit[0].group(1), why, hit[1])
@@ -68,8 +73,11 @@ def analyze(ws: Workspace) -> Report | None:
     f["version"] = found(*version) if version else unknown("no .ruby-version or ruby directive")
 
     if ws.exists("Gemfile.lock"):
-        f["dependencies"] = found({"manager": "bundler", "lock_file": "Gemfile.lock"},
-                                  "Bundler lock file", evidence("Gemfile.lock", None, "file present"))
+        f["dependencies"] = found(
+            {"manager": "bundler", "lock_file": "Gemfile.lock"},
+            "Bundler lock file",
+            evidence("Gemfile.lock", None, "file present"),
+        )
         platforms = _lock_platforms(ws)
         if platforms and not platforms & {"ruby", "x86_64-linux", "aarch64-linux", "x86_64-linux-gnu",
                                           "aarch64-linux-gnu"}:  # fmt: skip
@@ -92,11 +100,13 @@ def analyze(ws: Workspace) -> Report | None:
             f[name] = unknown("the web framework is unknown")
         return report
     app = ws.find("config/application.rb", r"<\s*Rails::Application")
-    f["framework"] = found("rails", "rails in the Gemfile", *[e for e in (rails[1], app[1] if app
-                                                                         else None) if e])
+    f["framework"] = found(
+        "rails", "rails in the Gemfile", *[e for e in (rails[1], app[1] if app else None) if e]
+    )
 
     assets = ws.find("Gemfile.lock", r"^\s{4}(propshaft|sprockets-rails)\s") or ws.find(
-        "Gemfile", r"^\s*gem\s+[\"'](propshaft|sprockets-rails)[\"']")
+        "Gemfile", r"^\s*gem\s+[\"'](propshaft|sprockets-rails)[\"']"
+    )
     if assets:
         f["build"] = found("bin/rails assets:precompile", f"{assets[0].group(1)} serves compiled "
                            "assets", assets[1])  # fmt: skip
@@ -114,8 +124,8 @@ def analyze(ws: Workspace) -> Report | None:
     puma = "config/puma.rb" if ws.exists("config/puma.rb") else None
     workers: tuple[int, Evidence] | None = None
     if puma:
-        for rx in (_PUMA_PORT, _PUMA_BIND):
-            hit = ws.find(puma, rx)
+        for port_rx in (_PUMA_PORT, _PUMA_BIND):
+            hit = ws.find(puma, port_rx)
             if hit and _first_int(hit[0]):
                 ports.add(_first_int(hit[0]), SERVER_CONFIG, "config/puma.rb port", hit[1])
                 if "PORT" in hit[1].text:
@@ -134,11 +144,16 @@ def analyze(ws: Workspace) -> Report | None:
         f["start"] = found(["bundle", "exec", "puma", "-C", puma], "puma with config/puma.rb",
                            evidence(puma, None, "file present"))  # fmt: skip
     else:
-        f["start"] = found(["bundle", "exec", "rails", "server", "-b", "0.0.0.0", "-p",
-                            str(f["port"].value)], "rails server (convention)", rails[1])
+        f["start"] = found(
+            ["bundle", "exec", "rails", "server", "-b", "0.0.0.0", "-p", str(f["port"].value)],
+            "rails server (convention)",
+            rails[1],
+        )
 
-    report.notes.append("Rails in production needs SECRET_KEY_BASE (or RAILS_MASTER_KEY): pass it "
-                        "as a secret (deplight:service.secrets), never as a plain variable")
+    report.notes.append(
+        "Rails in production needs SECRET_KEY_BASE (or RAILS_MASTER_KEY): pass it "
+        "as a secret (deplight:service.secrets), never as a plain variable"
+    )
     routes = [("/" + m.group(1).lstrip("/"), ev) for m, ev in ws.search("config/routes.rb", _ROUTE)]
     f["health_check_path"] = pick_health(routes, "config/routes.rb", report)
 

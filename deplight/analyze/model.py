@@ -50,28 +50,35 @@ def _value_schema(field: str, report: Report) -> dict[str, Any]:
     language = report.value("language")
     frameworks = (list(FRAMEWORKS[language]) if language in FRAMEWORKS else
                   sorted({f for fws in FRAMEWORKS.values() for f in fws}))  # fmt: skip
-    return {
+    schemas: dict[str, dict[str, Any]] = {
         "language": {"type": ["string", "null"], "enum": [*LANGUAGES, None]},
         "version": {"type": ["string", "null"], "pattern": r"^\d+(\.\d+)?$"},
         "framework": {"type": ["string", "null"], "enum": [*frameworks, None]},
         "build": {"type": ["string", "null"], "minLength": 1, "maxLength": 300},
-        "start": {"type": ["array", "null"], "items": {"type": "string", "minLength": 1,
-                  "maxLength": 200}, "minItems": 1, "maxItems": 30},  # fmt: skip
+        "start": {
+            "type": ["array", "null"],
+            "items": {"type": "string", "minLength": 1, "maxLength": 200},
+            "minItems": 1,
+            "maxItems": 30,
+        },  # fmt: skip
         "port": {"type": ["integer", "null"], "minimum": 1, "maximum": 65535},
         "health_check_path": {"type": ["string", "null"], "pattern": r"^/[^\s?#]{0,200}$"},
         "resources": {
             "type": ["object", "null"],
-            "properties": {"cpu": {"type": "integer", "enum": list(FARGATE_SIZES)},
-                           "memory": {"type": "integer", "minimum": 512}},  # fmt: skip
+            "properties": {
+                "cpu": {"type": "integer", "enum": list(FARGATE_SIZES)},
+                "memory": {"type": "integer", "minimum": 512},
+            },  # fmt: skip
             "required": ["cpu", "memory"],
             "additionalProperties": False,
         },
-    }[field]
+    }
+    return schemas[field]
 
 
 def answer_schema(fields: list[str], report: Report) -> dict[str, Any]:
     """The tool's input schema: one object per asked field with value, reason and evidence."""
-    item = {
+    item: dict[str, Any] = {
         "type": "object",
         "properties": {
             "reason": {"type": "string", "maxLength": 500},
@@ -80,8 +87,10 @@ def answer_schema(fields: list[str], report: Report) -> dict[str, Any]:
                 "maxItems": 5,
                 "items": {
                     "type": "object",
-                    "properties": {"file": {"type": "string"},
-                                   "line": {"type": ["integer", "null"], "minimum": 1}},
+                    "properties": {
+                        "file": {"type": "string"},
+                        "line": {"type": ["integer", "null"], "minimum": 1},
+                    },
                     "required": ["file"],
                     "additionalProperties": False,
                 },
@@ -108,7 +117,8 @@ def build_prompt(report: Report, ws: Workspace, fields: list[str]) -> str:
         "Fields to answer: " + ", ".join(fields) + ".",
         "Already decided by deterministic rules (do not contradict): "
         + json.dumps(decided, sort_keys=True),
-        "Files in the checkout:\n" + "\n".join(ws.files[:MAX_LISTING])
+        "Files in the checkout:\n"
+        + "\n".join(ws.files[:MAX_LISTING])
         + ("\n..." if len(ws.files) > MAX_LISTING else ""),
     ]
     budget = MAX_CONTEXT_CHARS
@@ -130,11 +140,15 @@ def build_request(model_id: str, report: Report, ws: Workspace, fields: list[str
         "system": [{"text": SYSTEM_PROMPT}],
         "messages": [{"role": "user", "content": [{"text": build_prompt(report, ws, fields)}]}],
         "toolConfig": {
-            "tools": [{"toolSpec": {
-                "name": TOOL_NAME,
-                "description": "Report the requested facts about the service, with evidence.",
-                "inputSchema": {"json": answer_schema(fields, report)},
-            }}],
+            "tools": [
+                {
+                    "toolSpec": {
+                        "name": TOOL_NAME,
+                        "description": "Report the requested facts about the service, with evidence.",
+                        "inputSchema": {"json": answer_schema(fields, report)},
+                    }
+                }
+            ],
             "toolChoice": {"tool": {"name": TOOL_NAME}},
         },  # fmt: skip
         "inferenceConfig": {"maxTokens": 2000, "temperature": 0.0},
@@ -149,20 +163,22 @@ def tool_input(response: dict[str, Any]) -> dict[str, Any]:
         if use and use.get("name") == TOOL_NAME:
             if not isinstance(use.get("input"), dict):
                 raise ModelError(f"the {TOOL_NAME} call's input is not an object")
-            return use["input"]
+            tool_input: dict[str, Any] = use["input"]
+            return tool_input
     raise ModelError(f"the model did not call {TOOL_NAME} (stopReason "
                      f"{(response or {}).get('stopReason')!r})")  # fmt: skip
 
 
 def _check_value(field: str, value: Any, report: Report) -> tuple[Any, str | None]:
     """(normalised value, None) or (None, what is wrong)."""
+
     def bad(expected: str) -> tuple[Any, str]:
         return None, f"expected {expected}, found {value!r}"
 
     if field == "language":
         return (value, None) if value in LANGUAGES else bad("one of " + ", ".join(LANGUAGES))
     if field == "version":
-        ok = isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value)
+        ok = bool(isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value))
         return (value, None) if ok else bad("a version such as 3.12 or 21")
     if field == "framework":
         language = report.value("language")
@@ -175,14 +191,17 @@ def _check_value(field: str, value: Any, report: Report) -> tuple[Any, str | Non
         ok = isinstance(value, str) and 0 < len(value) <= 300 and "\n" not in value
         return (value, None) if ok else bad("a one-line build command")
     if field == "start":
-        ok = (isinstance(value, list) and 0 < len(value) <= 30 and all(
-            isinstance(a, str) and 0 < len(a) <= 200 and "\n" not in a for a in value))
+        ok = (
+            isinstance(value, list)
+            and 0 < len(value) <= 30
+            and all(isinstance(a, str) and 0 < len(a) <= 200 and "\n" not in a for a in value)
+        )
         return (list(value), None) if ok else bad("a command as a list of 1-30 arguments")
     if field == "port":
         ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
         return (value, None) if ok else bad("a port in 1-65535")
     if field == "health_check_path":
-        ok = isinstance(value, str) and re.fullmatch(r"/[^\s?#]{0,200}", value)
+        ok = bool(isinstance(value, str) and re.fullmatch(r"/[^\s?#]{0,200}", value))
         return (value, None) if ok else bad("an HTTP path starting with /")
     if field == "resources":
         if not isinstance(value, dict) or set(value) != {"cpu", "memory"}:
@@ -218,8 +237,10 @@ def apply_answer(report: Report, ws: Workspace, asked: list[str], answer: dict[s
     """Merges the valid answers for ``asked`` fields into ``report`` (source ``model``); notes
     every rejected or ignored one."""
     for key in sorted(set(answer) - set(asked)):
-        report.notes.append(f"model answer for {key} ignored: "
-                            + ("the rules decided it" if key in FIELDS else "not a field"))
+        report.notes.append(
+            f"model answer for {key} ignored: "
+            + ("the rules decided it" if key in FIELDS else "not a field")
+        )
     for field in [f for f in FIELDS if f in asked]:  # language before framework
         item = answer.get(field)
         if not isinstance(item, dict):
@@ -237,7 +258,7 @@ def apply_answer(report: Report, ws: Workspace, asked: list[str], answer: dict[s
         reason = item.get("reason")
         if problem is None and not isinstance(reason, str):
             problem = "no reason"
-        if problem:
+        if problem or not isinstance(reason, str):  # a non-string reason has set the problem
             report.notes.append(f"model answer for {field} rejected: {problem}")
             continue
         report.findings[field] = Finding(value, f"model: {reason.strip()[:500]}", evs, MODEL)

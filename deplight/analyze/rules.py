@@ -32,8 +32,8 @@ def run_rules(ws: Workspace) -> Report:
             chosen.notes.append(
                 f"also found {other.value('language')} ({fw or 'no web framework'}, "
                 f"{other['language'].evidence[0].where()}); the report is about "
-                f"{chosen.value('language')}" + (" because it has a web framework" if web and
-                                                 not fw else "")  # fmt: skip
+                f"{chosen.value('language')}"
+                + (" because it has a web framework" if web and not fw else "")  # fmt: skip
             )
         for name in FIELDS:
             chosen.findings.setdefault(name, unknown("not analysed"))

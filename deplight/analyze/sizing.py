@@ -70,8 +70,10 @@ def for_jvm(max_heap_mib: int | None, why_heap: str) -> tuple[dict[str, int], st
     """Size for a JVM: the heap is 75 % of the task, at least :data:`JVM_DEFAULT_MIB`."""
     if max_heap_mib is None:
         need = JVM_DEFAULT_MIB
-        basis = (f"JVM: heap ({int(JVM_HEAP_FRACTION * 100)} % of the task with "
-                 f"-XX:MaxRAMPercentage=75), metaspace and threads need about {need} MiB")
+        basis = (
+            f"JVM: heap ({int(JVM_HEAP_FRACTION * 100)} % of the task with "
+            f"-XX:MaxRAMPercentage=75), metaspace and threads need about {need} MiB"
+        )
     else:
         need = max(JVM_DEFAULT_MIB, math.ceil(max_heap_mib / JVM_HEAP_FRACTION))
         basis = (f"JVM: {why_heap} sets the heap to {max_heap_mib} MiB; the heap should be at most "

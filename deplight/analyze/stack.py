@@ -53,7 +53,9 @@ def settings_block(report: Report) -> str | None:
         return None
     lines = [f"  {SERVICE_KEY}:"]
     for key, value in values.items():
-        rendered = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+        rendered = (
+            yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+        )
         lines.append(f"    {key}: {rendered}  # {_comment(report, key)}")
     return "\n".join(lines) + "\n"
 

@@ -80,5 +80,7 @@ def resource_policy(
         description=description,
         validate=validate,
         enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=PolicyConfigSchema(properties=dict(schema or {})),
+        config_schema=PolicyConfigSchema(
+            properties={k: dict(v) for k, v in (schema or {}).items()}
+        ),
     )

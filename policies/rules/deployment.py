@@ -30,7 +30,9 @@ TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 REPOSITORY = "aws:ecr/repository:Repository"
 DEPLOYMENT_CONFIG = "aws:codedeploy/deploymentConfig:DeploymentConfig"
 ALL_AT_ONCE = "CodeDeployDefault.ECSAllAtOnce"
-PREDEFINED = re.compile(r"^CodeDeployDefault\.ECS(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?$")
+PREDEFINED = re.compile(
+    r"^CodeDeployDefault\.ECS(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?$"
+)
 
 
 def tg_name(arn_or_suffix: Any) -> str:

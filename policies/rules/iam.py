@@ -116,7 +116,9 @@ def writes(doc: Any) -> list[str]:
     return out
 
 
-def check_production_gate(resources: Sequence[Res], cfg: Mapping[str, Any]) -> list[tuple[Res, str]]:
+def check_production_gate(
+    resources: Sequence[Res], cfg: Mapping[str, Any]
+) -> list[tuple[Res, str]]:
     """A GitHub-trusted role that can write trusts no pull request and, in production
     (``environmentsOnly``, the default), only ``environment:<name>`` subjects: the environment's
     required reviewers are the gate. Read-only roles (the PR preview role) may trust PRs."""
@@ -196,10 +198,16 @@ def check_managed_attachments(type_: str, props: Mapping[str, Any], _cfg: Mappin
                               ) -> list[str]:  # fmt: skip
     arns = [props.get("policyArn")] if type_ != ROLE else []
     arns += as_list(props.get("policyArns")) + as_list(props.get("managedPolicyArns"))
-    return [violation(str(a), "a role any workload or CI assumes gets an AWS-managed policy that "
-                      "grants whole services", "attach a policy that lists the actions the role "
-                      "needs, scoped to the stack's ARNs")  # fmt: skip
-            for a in arns if a and broad_managed(str(a))]
+    return [
+        violation(
+            str(a),
+            "a role any workload or CI assumes gets an AWS-managed policy that "
+            "grants whole services",
+            "attach a policy that lists the actions the role needs, scoped to the stack's ARNs",
+        )  # fmt: skip
+        for a in arns
+        if a and broad_managed(str(a))
+    ]
 
 
 ESCALATION_ALWAYS = (
@@ -294,8 +302,10 @@ POLICIES = [
         description="GitHub-trusted roles that can write trust no pull request and, in "
         "production, only their own GitHub environments.",
         check=check_production_gate,
-        schema={"environmentsOnly": {"type": "boolean", "default": True},
-                "environments": {"type": "array", "items": {"type": "string"}, "default": []}},
+        schema={
+            "environmentsOnly": {"type": "boolean", "default": True},
+            "environments": {"type": "array", "items": {"type": "string"}, "default": []},
+        },
     ),
     resource_policy(
         name="iam-managed-policy-attachments",
@@ -316,7 +326,12 @@ POLICIES = [
         "cannot scope).",
         types=(ROLE, *POLICY_DOC_TYPES),
         check=check_unconstrained_writes,
-        schema={"allowedUnscopedWrites": {"type": "array", "items": {"type": "string"},
-                                          "default": list(UNSCOPABLE_WRITES)}},
+        schema={
+            "allowedUnscopedWrites": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": list(UNSCOPABLE_WRITES),
+            }
+        },
     ),
 ]

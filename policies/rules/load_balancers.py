@@ -102,7 +102,8 @@ def check_waf(resources: Sequence[Res], _cfg: Mapping[str, Any]) -> list[tuple[R
     protected: dict[str, list[str]] = {}
     for assoc in (r for r in resources if r.type == WEB_ACL_ASSOCIATION):
         protected.setdefault(str(assoc.props.get("resourceArn")), []).append(
-            str(assoc.props.get("webAclArn")))
+            str(assoc.props.get("webAclArn"))
+        )
     out = []
     for lb in (r for r in resources if r.type in LB_TYPES):
         if not _application(lb.props) or lb.props.get("internal") is True:

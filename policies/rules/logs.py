@@ -13,8 +13,13 @@ LOG_TYPES = ("aws:cloudwatch/logGroup:LogGroup",)
 
 def check_retention(t: str, props: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
     minimum = int(cfg.get("minRetentionDays", 365))
-    remedy = fix(t, "retentionInDays", f"{minimum} or more",
-                 f"set retentionInDays to at least {minimum}", props)
+    remedy = fix(
+        t,
+        "retentionInDays",
+        f"{minimum} or more",
+        f"set retentionInDays to at least {minimum}",
+        props,
+    )
     days = props.get("retentionInDays")
     if days in (None, 0):
         if cfg.get("allowNeverExpire", False):
@@ -50,5 +55,5 @@ POLICIES = [
             "minRetentionDays": {"type": "integer", "default": 365},
             "allowNeverExpire": {"type": "boolean", "default": False},
         },  # fmt: skip
-    )
+    ),
 ]

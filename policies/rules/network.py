@@ -37,9 +37,14 @@ def check_default_sg(resources: Sequence[Res], _cfg: Mapping[str, Any]) -> list[
 def check_flow_logs(resources: Sequence[Res], _cfg: Mapping[str, Any]) -> list[tuple[Res, str]]:
     logged = {str(r.props.get("vpcId")) for r in resources if r.type == FLOW_LOG}
     logged |= {str(r.props.get("resourceId")) for r in resources if r.type == FLOW_LOG}
-    return [(vpc, violation(id_of(vpc), "the VPC has no flow log",
-                            "turn network.flow_logs on"))  # fmt: skip
-            for vpc in resources if vpc.type == VPC and str(id_of(vpc)) not in logged]
+    return [
+        (
+            vpc,
+            violation(id_of(vpc), "the VPC has no flow log", "turn network.flow_logs on"),
+        )  # fmt: skip
+        for vpc in resources
+        if vpc.type == VPC and str(id_of(vpc)) not in logged
+    ]
 
 
 def public_subnets(resources: Sequence[Res]) -> dict[str, str]:

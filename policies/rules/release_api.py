@@ -67,7 +67,9 @@ def check_stage_throttling(_t: str, props: Mapping[str, Any], _cfg: Mapping[str,
                       "set defaultRouteSettings.throttlingRateLimit and throttlingBurstLimit")]  # fmt: skip
 
 
-def check_stage_access_logs(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+def check_stage_access_logs(
+    _t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]
+) -> list[str]:
     logs = props.get("accessLogSettings") or {}
     if logs.get("destinationArn") and logs.get("format"):
         return []
@@ -75,7 +77,9 @@ def check_stage_access_logs(_t: str, props: Mapping[str, Any], _cfg: Mapping[str
                       "set accessLogSettings.destinationArn (a log group) and format")]  # fmt: skip
 
 
-def check_no_public_invoke(type_: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+def check_no_public_invoke(
+    type_: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]
+) -> list[str]:
     if type_ == FUNCTION_URL:
         if props.get("authorizationType") == "AWS_IAM":
             return []
@@ -86,8 +90,10 @@ def check_no_public_invoke(type_: str, props: Mapping[str, Any], _cfg: Mapping[s
     if props.get("functionUrlAuthType") == "NONE":
         return [violation("NONE", "the permission opens an unauthenticated function URL",
                           "do not grant lambda:InvokeFunctionUrl with functionUrlAuthType NONE")]  # fmt: skip
-    scoped = props.get("sourceArn") or props.get("principalOrgId") or (
-        props.get("sourceAccount") and principal != "*"
+    scoped = (
+        props.get("sourceArn")
+        or props.get("principalOrgId")
+        or (props.get("sourceAccount") and principal != "*")
     )
     if (principal == "*" or principal.endswith(".amazonaws.com")) and not scoped:
         return [violation(principal, "any caller (or any account's resource of that service) may "
@@ -126,8 +132,10 @@ def check_lambda_roles(resources: Sequence[Res], _cfg: Mapping[str, Any]) -> lis
                                                 "every resource", "scope Resource to the ARNs "
                                                 "the function uses")))  # fmt: skip
         for att in resources:
-            if att.type == ATTACHMENT and str(att.props.get("role")) in (name, arn) and (
-                BROAD_MANAGED.search(str(att.props.get("policyArn") or ""))
+            if (
+                att.type == ATTACHMENT
+                and str(att.props.get("role")) in (name, arn)
+                and (BROAD_MANAGED.search(str(att.props.get("policyArn") or "")))
             ):
                 out.append((att, violation(att.props.get("policyArn"), f"Lambda role {name} has a "
                                            "broad managed policy attached",

@@ -162,7 +162,7 @@ def stack_policy(*, name: str, description: str, check: StackCheck,
     return StackValidationPolicy(
         name=name, description=description, validate=validate,
         enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=PolicyConfigSchema(properties=dict(schema or {})),
+        config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in (schema or {}).items()}),
     )  # fmt: skip
 
 

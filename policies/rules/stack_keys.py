@@ -35,8 +35,10 @@ def _log_group_key(props: Mapping[str, Any]) -> str | None:
 
 
 def _image_key(props: Mapping[str, Any]) -> str | None:
-    return "deplight:service.xray_daemon_image" if props.get("name") == "xray-daemon" else (
-        "deplight:image_tag"
+    return (
+        "deplight:service.xray_daemon_image"
+        if props.get("name") == "xray-daemon"
+        else ("deplight:image_tag")
     )
 
 
@@ -59,7 +61,9 @@ SETTING_FOR: dict[tuple[str, str], str | Resolver] = {
 }  # fmt: skip
 
 
-def setting_for(resource_type: str, prop: str, props: Mapping[str, Any] | None = None) -> str | None:
+def setting_for(
+    resource_type: str, prop: str, props: Mapping[str, Any] | None = None
+) -> str | None:
     """The stack key that decides ``prop`` of a ``resource_type``, if one does."""
     entry = SETTING_FOR.get((resource_type, prop))
     if entry is None or isinstance(entry, str):

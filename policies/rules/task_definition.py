@@ -73,10 +73,12 @@ def check_readonly_root(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, An
                         ) -> list[str]:  # fmt: skip
     """Essential containers (the app) run with a read-only root filesystem."""
     return [
-        violation(c.get("readonlyRootFilesystem"),
-                  f"container {c.get('name')!r} can write to its root filesystem",
-                  "set service.readonly_root_filesystem: true (readonlyRootFilesystem; /tmp stays "
-                  "writable as a task volume)")  # fmt: skip
+        violation(
+            c.get("readonlyRootFilesystem"),
+            f"container {c.get('name')!r} can write to its root filesystem",
+            "set service.readonly_root_filesystem: true (readonlyRootFilesystem; /tmp stays "
+            "writable as a task volume)",
+        )  # fmt: skip
         for c in containers(props)
         if c.get("essential", True) is not False and c.get("readonlyRootFilesystem") is not True
     ]
