@@ -114,7 +114,7 @@ class Backend:
         self.env, self.clock = env, clock
         self.jobs: dict[str, Job] = {}
         self.rollback_posts = 0
-        """POST /rollbacks requests received (answered or not)."""
+        """POST /rollbacks whose JSON body was read (counted before validation)."""
         self.rollbacks_started = 0
         self._lock = threading.Lock()
         self._outputs: tuple[float, dict[str, Any]] | None = None
