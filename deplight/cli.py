@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze.register(sub)
     init.register(sub)
+    from deplight import dashboard
+
+    dashboard.register(sub)
     for subparser in sub.choices.values():
         # -v also after the subcommand; SUPPRESS keeps a -v given before it.
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
