@@ -11,10 +11,12 @@ moto server of the session (``moto_endpoint``, HTTP on 127.0.0.1), reset per tes
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pytest
@@ -87,3 +89,25 @@ def program_run(stack: str) -> ProgramRun:
     if stack not in _RUNS:
         _RUNS[stack] = run_program(stack)
     return _RUNS[stack]
+
+
+def check_changed_program(tmp_path: Path, team_code: str, component: str) -> Any:
+    """``deplight check --stack prod`` (a subprocess, as a user runs it) on a copy of this project
+    whose ``__main__.py`` keeps ``run()``'s ``component`` (``network``, ``service``, ``data``) and
+    adds ``team_code`` after it, the way a team adds its own resources. No AWS credentials."""
+    import subprocess
+
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("components", "policies"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi\nimport pulumi_aws as aws\nfrom deplight.program import run\n\n"
+        f"{component} = run().{component}\n{team_code}"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "deplight.cli", "check", "--stack", "prod", "--project-dir",
+         str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        check=False,
+    )  # fmt: skip

@@ -4,10 +4,6 @@ variants of the prod program, and ``deplight check`` over a program with a rogue
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +13,7 @@ from deplight.check import evaluate_grpc, evaluate_in_process, load_policy_confi
 from deplight.harness import ProgramRun, Registered
 from policies.rules import data
 from policies.rules.stack import Res
-from tests.conftest import ROOT, program_run
+from tests.conftest import check_changed_program, program_run
 from tests.test_policies_pack import seeded
 from tests.test_policies_rules import bad, ok
 
@@ -163,14 +159,7 @@ def test_dev_relaxes_only_protection_backups_and_failover() -> None:
 
 
 def test_check_cli_fails_a_public_unencrypted_database(tmp_path: Path) -> None:
-    for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("components", "policies"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    # The committed program is `run()`; a team's own resources go next to what it returns.
-    main = (
-        "import pulumi\nimport pulumi_aws as aws\nfrom deplight.program import run\n\n"
-        "data = run().data\n"
+    result = check_changed_program(tmp_path, (
         "rogue = aws.rds.Cluster('web-prod-rogue-db', engine='aurora-postgresql', "
         "storage_encrypted=False, deletion_protection=True, backup_retention_period=14, "
         "iam_database_authentication_enabled=True, manage_master_user_password=True, "
@@ -179,13 +168,7 @@ def test_check_cli_fails_a_public_unencrypted_database(tmp_path: Path) -> None:
         "aws.rds.ClusterInstance('web-prod-rogue-db-1', cluster_identifier=rogue.id, "
         "instance_class='db.serverless', engine='aurora-postgresql', publicly_accessible=True, "
         "opts=pulumi.ResourceOptions(parent=data))\n"
-    )
-    (tmp_path / "__main__.py").write_text(main)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "deplight.cli", "check", "--stack", "prod", "--project-dir",
-         str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+    ), "data")  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     assert "web-prod-rogue-db (aws:rds/cluster:Cluster)" in result.stdout
     assert "[mandatory] rds-storage-encrypted" in result.stdout

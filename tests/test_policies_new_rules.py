@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +22,7 @@ from pulumi.runtime.proto import analyzer_pb2
 
 from deplight.check import analyze, analyzer, configure, load_policy_config
 from deplight.harness import ProgramRun, Registered, read_stack_config, run_program
-from tests.conftest import ROOT, program_run
+from tests.conftest import check_changed_program, program_run
 from tests.test_policies_pack import UNKNOWN
 
 Change = Callable[[dict[str, Any]], dict[str, Any]]
@@ -317,23 +313,11 @@ def _analyze_stack(stub: Any, run: ProgramRun, subject: Registered, props: Any) 
 
 def test_check_cli_names_a_program_change_that_breaks_a_new_rule(tmp_path: Path) -> None:
     """The whole path: a changed ``__main__.py``, ``deplight check``, exit 1, the resource named."""
-    for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("components", "policies"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    # The committed program is `run()`; a team's own resources go next to what it returns.
-    (tmp_path / "__main__.py").write_text(
-        "import pulumi\nimport pulumi_aws as aws\nfrom deplight.program import run\n\n"
-        "service = run().service\n"
+    result = check_changed_program(tmp_path, (
         "aws.iam.RolePolicyAttachment('web-prod-task-admin', role='web-prod-task', "
         "policy_arn='arn:aws:iam::aws:policy/AdministratorAccess', "
         "opts=pulumi.ResourceOptions(parent=service))\n"
-    )  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "deplight.cli", "check", "--stack", "prod", "--project-dir",
-         str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+    ), "service")  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     assert (
         "web-prod-task-admin (aws:iam/rolePolicyAttachment:RolePolicyAttachment)" in result.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from pulumi.runtime.proto import analyzer_pb2
 from deplight.check import analyzer, evaluate_grpc, evaluate_in_process, load_policy_config
 from deplight.harness import ProgramRun, Registered
 from policies.rules.pack import ALL_POLICIES
-from tests.conftest import COMMITTED_STACKS, ROOT, program_run
+from tests.conftest import COMMITTED_STACKS, ROOT, check_changed_program, program_run
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for unknown values
 
@@ -142,25 +141,12 @@ def test_unknown_values_during_preview_are_not_violations() -> None:
 
 
 def test_check_cli_exits_1_naming_a_seeded_resource(tmp_path: Path) -> None:
-    for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("components", "policies"):
-        (tmp_path / name).symlink_to(ROOT / name)
     # A program that adds its own resource next to Deplight's, through what run() returns.
-    main = (ROOT / "__main__.py").read_text().replace(
-        "\nrun()\n", "\nnetwork = run().network\n"
-    ) + (
-        "\nimport pulumi\nimport pulumi_aws as aws\n"
+    result = check_changed_program(tmp_path, (
         "aws.vpc.SecurityGroupIngressRule('web-prod-team-ssh', security_group_id="
         "network.task_security_group_id, ip_protocol='tcp', from_port=22, to_port=22, "
         "cidr_ipv4='0.0.0.0/0', opts=pulumi.ResourceOptions(parent=network))\n"
-    )
-    (tmp_path / "__main__.py").write_text(main)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "deplight.cli", "check", "--stack", "prod", "--project-dir",
-         str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+    ), "network")  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     assert "web-prod-team-ssh" in result.stdout
     assert "[mandatory] security-group-internet-ingress" in result.stdout
