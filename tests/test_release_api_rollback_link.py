@@ -3,46 +3,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from deplight.cli import main
-from rollback import cli as rollback_cli
 from rollback.audit import DynamoAudit
 from tests.conftest import ROOT
-from tests.test_rollback_support import (
-    REGION,
-    SHA,
-    FakeAutoStack,
-    FakeWorkspace,
-    MotoWorld,
-    adapter,
-    summary,
-)
+from tests.test_rollback_cli import wired  # noqa: F401 - fixture
+from tests.test_rollback_support import SHA, MotoWorld
 from tests.test_workflows import load, steps
 
 A, B = SHA["A"], SHA["B"]
 
 
 @pytest.fixture
-def world(aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MotoWorld:
-    world = MotoWorld(aws_endpoint)
-    world.push(A, B)
-    world.run(B)
-    t0 = datetime.now(UTC) - timedelta(days=1)
-    history = [summary(B, message=f"deploy: {B}", start=t0 + timedelta(hours=1)),
-               summary(A, message=f"deploy: {A}", start=t0)]  # fmt: skip
-    fake = FakeAutoStack(
-        "dev", {"aws:region": REGION, "deplight:tier": "development", "deplight:image_tag": B,
-                "deplight:schema_version": 12},
-        history, world.outputs(), FakeWorkspace(f"file://{tmp_path}/state", "dev"),
-        on_up=world.on_up,
-    )  # fmt: skip
-    stack = adapter(fake, tmp_path)
-    monkeypatch.setattr(rollback_cli, "select_stack", lambda name, project_dir: stack)
-    return world
+def world(wired: tuple[Any, MotoWorld]) -> MotoWorld:  # noqa: F811 - the imported fixture
+    """The dev stack wired into `deplight rollback` (A then B released; B runs)."""
+    return wired[1]
 
 
 def test_rollback_records_the_request_id(world: MotoWorld,
