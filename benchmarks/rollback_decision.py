@@ -30,7 +30,7 @@ import boto3  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 from pulumi.automation import UpdateSummary  # noqa: E402
 
-from components import outputs as out  # noqa: E402
+from components import contract as out  # noqa: E402
 from rollback.aws import Aws  # noqa: E402
 from rollback.commands import RollbackOptions, rollback  # noqa: E402
 from rollback.errors import LockHolder  # noqa: E402

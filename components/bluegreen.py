@@ -18,9 +18,10 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.dynamic import Resource
 
+from components.contract import ReleaseKind
 from components.iam import service_trust_policy, stack_tags
 from components.release_provider import ReleaseProvider
-from components.settings import DeploySettings, ReleaseKind, TrafficShift
+from components.settings import DeploySettings, TrafficShift
 
 # CodeDeploy's predefined ECS configs: (traffic, percent, interval minutes) -> name.
 PREDEFINED_CONFIGS: dict[tuple[TrafficShift, int, int], str] = {

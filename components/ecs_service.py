@@ -16,13 +16,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.contract import Strategy
 from components.iam import service_trust_policy, stack_tags
 from components.settings import (
     DeploySettings,
     HealthCheckType,
     IngressSettings,
     ServiceSettings,
-    Strategy,
     TrafficShift,
 )
 

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import Strategy
+from components.contract import Strategy
 
 STACK_TAG = "deplight:stack"
 """Tag key every taggable resource of the stack carries, with the stack's name prefix as value.

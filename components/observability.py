@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import outputs as keys
+from components import contract as keys
 from components.ecs_service import service_name
 from components.iam import stack_tags
 from components.settings import ObservabilitySettings

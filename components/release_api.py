@@ -22,8 +22,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.contract import Strategy, Tier
 from components.iam import Grants, service_trust_policy, stack_tags
-from components.settings import ReleaseApiSettings, Strategy, Tier
+from components.settings import ReleaseApiSettings
 
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "release_api"
 """The Lambda's code: this repository's ``release_api/`` package."""

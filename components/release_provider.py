@@ -39,9 +39,10 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, Pro
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from components.contract import ENDPOINT_ENV
+
 log = logging.getLogger("deplight.release")
 
-ENDPOINT_ENV = "DEPLIGHT_AWS_ENDPOINT_URL"
 ALL_AT_ONCE_CONFIG = "CodeDeployDefault.ECSAllAtOnce"
 # Traffic is fully on green once AllowTraffic succeeded (AfterAllowTraffic is the last hook).
 TRAFFIC_SHIFTED_EVENTS = ("AllowTraffic", "AfterAllowTraffic")

@@ -24,10 +24,23 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from components.contract import (
+    IMAGE_TAG,
+    IMAGE_TAG_KEY,
+    NAMESPACE,
+    RELEASE,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    TIER,
+    TIER_KEY,
+    ReleaseKind,
+    Strategy,
+    Tier,
+)
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-NAMESPACE = "deplight"
 
 # Fargate task sizes AWS accepts: cpu units -> allowed memory (MiB).
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
@@ -106,16 +119,6 @@ class SettingsError(ValueError):
         )
 
 
-class Tier(enum.StrEnum):
-    """Which defaults profile a stack starts from; a stack file overrides single values."""
-
-    DEVELOPMENT = "development"
-    """Small and cheap: 1 task, 2 AZs, one NAT gateway, 7 days of logs, relaxed policies."""
-    PRODUCTION = "production"
-    """Highly available: 3+ tasks over 3 AZs, NAT per AZ, deletion protection, a year of logs
-    encrypted with the stack's own KMS key, ALB access logs, WAF, read-only root filesystem."""
-
-
 class NatStrategy(enum.StrEnum):
     """How private subnets reach the internet (ECR pulls, AWS APIs)."""
 
@@ -127,17 +130,6 @@ class NatStrategy(enum.StrEnum):
     """One NAT gateway per AZ: survives the loss of an AZ. Use in prod."""
 
 
-class Strategy(enum.StrEnum):
-    """How a new ``image_tag`` reaches production traffic."""
-
-    ROLLING = "rolling"
-    """ECS rolling update with the deployment circuit breaker and rollback. Cheapest, slowest revert."""
-    CODEDEPLOY = "codedeploy"
-    """CodeDeploy blue/green: canary/linear traffic shifting, alarm rollback, instant revert to blue."""
-    ECS_BLUEGREEN = "ecs_bluegreen"
-    """ECS built-in blue/green (canary/linear too): bake time and alarm rollback, no CodeDeploy."""
-
-
 class TrafficShift(enum.StrEnum):
     """How CodeDeploy (or ECS blue/green) moves production traffic to green."""
 
@@ -147,15 +139,6 @@ class TrafficShift(enum.StrEnum):
     """``percent`` first, the rest after ``interval_minutes``; the prod default."""
     LINEAR = "linear"
     """``percent`` more every ``interval_minutes``."""
-
-
-class ReleaseKind(enum.StrEnum):
-    """What the current ``up`` is: set by ``deplight deploy`` / ``deplight rollback``."""
-
-    DEPLOY = "deploy"
-    """A forward release: traffic shifts as the deployment config says."""
-    ROLLBACK = "rollback"
-    """A revert to a known-good release: all traffic shifts at once."""
 
 
 class HealthCheckType(enum.StrEnum):
@@ -643,7 +626,7 @@ TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
 }  # fmt: skip
 
 TOP_LEVEL_KEYS = (
-    "tier", "image_tag", "schema_version", "release", "service", "network", "deploy", "ingress",
+    TIER, IMAGE_TAG, SCHEMA_VERSION, RELEASE, "service", "network", "deploy", "ingress",
     "observability", "github", "notifications", "release_api", "data", WEBHOOK_URL_KEY,
 )  # fmt: skip
 
@@ -1020,28 +1003,27 @@ def parse_settings(
                 f"{NAMESPACE}:{k}: unknown key (expected one of: {', '.join(TOP_LEVEL_KEYS)})"
             )
 
-    tier_raw = raw.get("tier", Tier.PRODUCTION.value)
+    tier_raw = raw.get(TIER, Tier.PRODUCTION.value)
     try:
         tier = Tier(tier_raw)
     except ValueError:
         errors.append(
-            f"{NAMESPACE}:tier: expected one of {', '.join(t.value for t in Tier)}, "
-            f"found {tier_raw!r}"
+            f"{TIER_KEY}: expected one of {', '.join(t.value for t in Tier)}, found {tier_raw!r}"
         )
         tier = Tier.PRODUCTION
     defaults = TIER_DEFAULTS[tier]
 
-    image_tag = raw.get("image_tag")
+    image_tag = raw.get(IMAGE_TAG)
     if image_tag in ("", None):
         image_tag = None
     elif not isinstance(image_tag, str) or not IMAGE_TAG_RE.fullmatch(image_tag):
         errors.append(
-            f"{NAMESPACE}:image_tag: expected a git commit SHA of 7-40 lowercase hex characters, "
+            f"{IMAGE_TAG_KEY}: expected a git commit SHA of 7-40 lowercase hex characters, "
             f"found {image_tag!r}"
         )
         image_tag = None
 
-    schema_version = raw.get("schema_version")
+    schema_version = raw.get(SCHEMA_VERSION)
     if isinstance(schema_version, str) and schema_version.isdigit():
         schema_version = int(schema_version)
     if schema_version is not None and (
@@ -1050,11 +1032,11 @@ def parse_settings(
         or schema_version < 0
     ):
         errors.append(
-            f"{NAMESPACE}:schema_version: expected a non-negative integer, found {schema_version!r}"
+            f"{SCHEMA_VERSION_KEY}: expected a non-negative integer, found {schema_version!r}"
         )
         schema_version = None
 
-    release = _Reader(errors, "release", raw.get("release"), {}, _ReleaseFields)
+    release = _Reader(errors, RELEASE, raw.get(RELEASE), {}, _ReleaseFields)
     release.enum_("kind", ReleaseKind)
 
     sv = _Reader(

@@ -28,6 +28,8 @@ from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 import policies
+from components.contract import EXIT_FAILED, EXIT_OK
+from deplight.cli_common import add_stack_arguments, project_dir
 from deplight.harness import ProgramRun, Registered, StackFileError
 from policies.rules.stack_keys import STACK_FILE
 
@@ -249,7 +251,6 @@ def render_text(stack: str, violations: Sequence[Violation], config_path: Path |
 
 
 def _check(args: argparse.Namespace) -> int:
-    from deplight.cli import EXIT_FAILED, EXIT_OK, project_dir
     from deplight.harness import run_program
 
     root = project_dir(args.project_dir)
@@ -272,8 +273,6 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from deplight.cli import add_stack_arguments
-
     check = sub.add_parser(
         "check",
         help="run the policy pack over a stack's resources (offline, no credentials)",

@@ -6,48 +6,21 @@ Exit codes: 0 ok (or nothing to do), 1 failed or refused, 2 bad input.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NoReturn, cast
+from typing import NoReturn, cast
 
+from components.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from components.settings import SettingsError
-from deplight.project import StackFileError, find_project
+from deplight.cli_common import add_stack_arguments, error_document, project_dir
+from deplight.project import StackFileError
 from rollback.cli import register as register_release_commands
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-DEFAULT_STACK = "dev"
 OWN_LOGGERS = ("deplight", "rollback", "components", "policies")
 """Loggers whose debug lines ``-v`` shows; everyone else's (asyncio, botocore, grpc) stay quiet."""
-PROJECT_DIR_HELP = (
-    "the Pulumi project directory (default: the nearest directory, from here up, with a "
-    "Pulumi.yaml or an infra/Pulumi.yaml)"
-)
 
 log = logging.getLogger("deplight.cli")
-
-
-def project_dir(value: str | None) -> Path:
-    """The Deplight project to work on (see :func:`deplight.project.find_project`)."""
-    return find_project(value)
-
-
-def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--stack`` and ``--project-dir``, shared by every subcommand."""
-    parser.add_argument("--stack", default=DEFAULT_STACK, help="stack name (default: dev)")
-    parser.add_argument("--project-dir", metavar="DIR", help=PROJECT_DIR_HELP)
-
-
-def error_document(command: str | None, stack: str | None, message: str, code: int,
-                   errors: Sequence[str] = ()) -> str:  # fmt: skip
-    """The one JSON document ``--json`` prints when a command fails before it has a result."""
-    doc: dict[str, Any] = {"command": command, "stack": stack, "status": "error",
-                           "exit_code": code, "error": message}  # fmt: skip
-    if errors:
-        doc["errors"] = list(errors)
-    return json.dumps(doc, indent=2)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -36,17 +36,22 @@ from urllib.parse import parse_qs, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.outputs import (
+from components.contract import (
     CLUSTER_NAME,
     CODEDEPLOY_APPLICATION,
     CODEDEPLOY_GROUP,
+    CONFIRM_PROD,
     DEPLOY_STRATEGY,
     ROLLBACK_ALARM_NAMES,
     SERVICE_NAME,
+    TIER_KEY,
+    Strategy,
+    Tier,
 )
+from deplight.cli_common import add_project_dir_argument
 from release_api import deployment as reads
 from release_api.handler import ApiError, parse_rollback
-from rollback.checks import CONFIRM_PROD, choose_target, tier_of
+from rollback.checks import choose_target, tier_of
 from rollback.commands import (
     Env,
     RollbackOptions,
@@ -57,7 +62,6 @@ from rollback.commands import (
 )
 from rollback.errors import DeplightError
 from rollback.port import StackPort
-from rollback.releases import TIER_KEY
 
 log = logging.getLogger("deplight.dashboard")
 
@@ -154,11 +158,11 @@ class Backend:
             return {**u, **{k: record.get(k) for k in
                             ("who", "trigger", "reason", "path", "request_id", "ci_run")}}  # fmt: skip
 
-        tier = tier_of(self.stack.get_config(TIER_KEY)).value
+        tier = tier_of(self.stack.get_config(TIER_KEY))
         return {
             "stack": self.stack.name,
-            "tier": tier,
-            "production": tier == "production",
+            "tier": tier.value,
+            "production": tier is Tier.PRODUCTION,
             "current_tag": current_tag,
             "current": joined(report["current"]) if report["current"] else None,
             "known_good": report["known_good"],
@@ -174,11 +178,11 @@ class Backend:
         outputs instead of the function's environment."""
         self._check_stack(name)
         outputs = self.outputs()
-        strategy = str(outputs.get(DEPLOY_STRATEGY) or "codedeploy")
+        strategy = str(outputs.get(DEPLOY_STRATEGY) or Strategy.CODEDEPLOY)
         cluster, service = outputs.get(CLUSTER_NAME), outputs.get(SERVICE_NAME)
         found: dict[str, Any] | None = None
         note = None
-        if strategy == "codedeploy":
+        if strategy == Strategy.CODEDEPLOY:
             app, group = outputs.get(CODEDEPLOY_APPLICATION), outputs.get(CODEDEPLOY_GROUP)
             if app and group:
                 found = reads.codedeploy_deployment(self.aws.client("codedeploy"), str(app),
@@ -187,7 +191,7 @@ class Backend:
                 note = "no CodeDeploy deployment group yet (the stack has not released an image)"
         elif not (cluster and service):
             note = "no ECS service yet (the stack has not released an image)"
-        elif strategy == "ecs_bluegreen":
+        elif strategy == Strategy.ECS_BLUEGREEN:
             try:
                 found = reads.ecs_bluegreen_deployment(self.aws.client("ecs"), str(cluster),
                                                        str(service))  # fmt: skip
@@ -214,7 +218,7 @@ class Backend:
             self.rollback_posts += 1
         req = parse_rollback(body)
         self._check_stack(req.stack)
-        production = tier_of(self.stack.get_config(TIER_KEY)).value == "production"
+        production = tier_of(self.stack.get_config(TIER_KEY)) is Tier.PRODUCTION
         if production and req.confirm != CONFIRM_PROD:
             raise ApiError(400, f"confirm: production stack {req.stack} needs exactly "
                            f"{CONFIRM_PROD!r}, found {req.confirm!r}")  # fmt: skip
@@ -414,7 +418,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--stack", required=True, metavar="ENV", help="stack (environment) name")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
-    p.add_argument("--project-dir", metavar="DIR", default=None,
-                   help="the Pulumi project directory (default: the nearest directory, from here "
-                   "up, with a Pulumi.yaml or an infra/Pulumi.yaml)")  # fmt: skip
+    add_project_dir_argument(p)
     p.set_defaults(func=_dashboard)

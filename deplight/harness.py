@@ -24,7 +24,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.settings import NAMESPACE, Settings, parse_settings
+from components.contract import NAMESPACE, REGION_KEY
+from components.settings import Settings, parse_settings
 from deplight.mocks import DEFAULT_REGION, PROMISED_AZS, RealisticMocks
 from deplight.project import StackFileError, load_yaml, project_name, stack_file
 
@@ -205,7 +206,7 @@ def settings_for(stack: str, config: Mapping[str, Any]) -> Settings:
     """Validates ``config`` (full keys) as the program would; raises ``SettingsError``."""
     raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
     secret = [k.split(":", 1)[1] for k in secret_keys(config) if k.startswith(f"{NAMESPACE}:")]
-    return parse_settings(stack, raw, region=config.get("aws:region"),
+    return parse_settings(stack, raw, region=config.get(REGION_KEY),
                           profile=config.get("aws:profile"), secret_keys=secret)  # fmt: skip
 
 

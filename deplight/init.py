@@ -227,7 +227,7 @@ def write(a: Answers, *, force: bool) -> list[Path]:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from deplight.cli import EXIT_BAD_INPUT, EXIT_OK
+    from components.contract import EXIT_BAD_INPUT, EXIT_OK
 
     try:
         answers = collect(args)

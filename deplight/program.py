@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import outputs as keys
+from components import contract as keys
 from components.bluegreen import BlueGreenArgs, BlueGreenDeployment
+from components.contract import Strategy, Tier
 from components.data import DataAlarms, DataAlarmsArgs, DataTier, DataTierArgs, dashboard_widgets
 from components.data import grants as data_grants
 from components.domain import (
@@ -52,7 +53,7 @@ from components.observability import (
 )
 from components.release_api import GRANTS as RELEASE_API_GRANTS
 from components.release_api import ReleaseApi, ReleaseApiArgs
-from components.settings import Settings, SettingsError, Strategy, Tier, load_settings
+from components.settings import Settings, SettingsError, load_settings
 
 
 @dataclass(frozen=True)

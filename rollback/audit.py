@@ -1,7 +1,7 @@
 """The release/rollback audit trail in DynamoDB: the second copy of the release log.
 
 One item per release attempt, keyed ``stack`` + ``sk = <UTC start>#<release id>``
-(:mod:`components.outputs`). The *intent* is written before anything changes
+(:mod:`components.contract`). The *intent* is written before anything changes
 (``attribute_not_exists``: a retried put cannot duplicate it), the *outcome* is added after
 (conditional on the intent existing and having no outcome yet). A process that dies in between
 leaves an item without ``result``: "started, no outcome", which ``deplight releases`` and every
@@ -22,13 +22,12 @@ from typing import Any, Protocol
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from components.outputs import AUDIT_HASH_KEY, AUDIT_RANGE_KEY, AUDIT_RELEASE_ID
+from components.contract import AUDIT_HASH_KEY, AUDIT_RANGE_KEY, AUDIT_RELEASE_ID, NO_OUTCOME
 from rollback.aws import error_code
 from rollback.errors import AuditError
 
 log = logging.getLogger(__name__)
 _SER, _DESER = TypeSerializer(), TypeDeserializer()
-NO_OUTCOME = "started, no outcome"
 
 
 def who_and_trigger(auto: bool) -> tuple[str, str, str | None]:

@@ -19,7 +19,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-ENDPOINT_ENV = "DEPLIGHT_AWS_ENDPOINT_URL"
+from components.contract import ENDPOINT_ENV
+
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 
 # CodeDeploy deployment statuses (API reference, DeploymentStatus): still able to stop and roll back.

@@ -11,12 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.settings import Tier
+from components.contract import CONFIRM_PROD, NO_OUTCOME, Operation, Outcome, Tier
 from rollback.audit import describe
 from rollback.errors import LockHolder
-from rollback.releases import DEPLOY_PREFIX, Kind, ReleaseLog, Update, iso
-
-CONFIRM_PROD = "ROLLBACK-PROD"
+from rollback.releases import DEPLOY_PREFIX, Kind, ReleaseLog, Update, UpdateResult, iso
 
 
 @dataclass(frozen=True)
@@ -162,12 +160,16 @@ def rollback_in_progress(log: ReleaseLog, records: Sequence[Mapping[str, Any]]) 
     audit record is a rollback without an outcome (a later deploy would have written a newer
     one), or the backend lists an in-progress update whose message is a rollback's."""
     newest = records[0] if records else None
-    if newest is not None and "result" not in newest and newest.get("operation") == "rollback":
+    if (
+        newest is not None
+        and "result" not in newest
+        and newest.get("operation") == Operation.ROLLBACK
+    ):
         return f"the newest audit record is a rollback without an outcome ({describe(newest)})"
     latest = log.latest
     if (
         latest is not None
-        and latest.result == "in-progress"
+        and latest.result == UpdateResult.IN_PROGRESS
         and (latest.recorded_kind is Kind.ROLLBACK)
     ):
         return f"update {latest.id} ({latest.message!r}) is a rollback in progress"
@@ -216,7 +218,7 @@ class AutoDecision:
     failed: Update | None = None
 
 
-HANDLED_RESULTS = (None, "succeeded", "failed")
+HANDLED_RESULTS = (None, Outcome.SUCCEEDED, Outcome.FAILED)
 """Audit outcomes that mean an automatic rollback acted (``None``: started, no outcome)."""
 
 
@@ -235,13 +237,13 @@ def auto_decision(log: ReleaseLog, records: Sequence[Mapping[str, Any]]) -> Auto
     kind = latest.recorded_kind
     if kind is Kind.ROLLBACK:
         return AutoDecision(False, f"{what} was itself a rollback; a rollback is never rolled back")
-    if latest.result == "in-progress":
+    if latest.result == UpdateResult.IN_PROGRESS:
         return AutoDecision(False, f"{what} is still running")
     verification_failed = any(
-        r.get("update_id") == latest.id and r.get("operation") == "deploy"
-        and r.get("result") == "failed" for r in records
+        r.get("update_id") == latest.id and r.get("operation") == Operation.DEPLOY
+        and r.get("result") == Outcome.FAILED for r in records
     )  # fmt: skip
-    if latest.result == "succeeded" and not verification_failed:
+    if latest.result == UpdateResult.SUCCEEDED and not verification_failed:
         return AutoDecision(False, f"{what} succeeded and was not found failing verification")
     if kind is not Kind.DEPLOY:
         return AutoDecision(
@@ -251,11 +253,11 @@ def auto_decision(log: ReleaseLog, records: Sequence[Mapping[str, Any]]) -> Auto
         )
     for r in records:
         if r.get("handles_update") == latest.id and r.get("result") in HANDLED_RESULTS:
-            outcome = r.get("result") or "started, no outcome"
+            outcome = r.get("result") or NO_OUTCOME
             return AutoDecision(
                 False,
                 f"failed update {latest.id} was already handled by {r.get('release_id')} "
                 f"({outcome}, {r.get('started_at')})",
             )
-    why = "failed verification" if latest.result == "succeeded" else latest.result
+    why = "failed verification" if latest.result == UpdateResult.SUCCEEDED else latest.result
     return AutoDecision(True, f"deploy {latest.tag} {why} (update {latest.id})", latest)

@@ -17,9 +17,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from components.contract import CONFIRM_PROD, EXIT_FAILED, EXIT_OK
 from components.settings import IMAGE_TAG_RE
-from rollback.checks import CONFIRM_PROD
-from rollback.errors import EXIT_FAILED, EXIT_OK, BadInputError, DeplightError
+from deplight.cli_common import add_project_dir_argument, project_dir
+from rollback.errors import BadInputError, DeplightError
 
 log = logging.getLogger("deplight.release")
 
@@ -77,16 +78,10 @@ def select_stack(stack: str, project_dir: Path) -> Any:
 
 
 def make_aws(stack: Any) -> Any:
+    from components.contract import REGION_KEY
     from rollback.aws import Aws
-    from rollback.releases import REGION_KEY
 
     return Aws(stack.get_config(REGION_KEY))
-
-
-def _project_dir(value: str | None) -> Path:
-    from deplight.cli import project_dir  # shared with `plan`; imported late (it imports us)
-
-    return project_dir(value)
 
 
 def preflight(args: argparse.Namespace) -> Path:
@@ -108,7 +103,7 @@ def preflight(args: argparse.Namespace) -> Path:
     if schema is not None and schema < 0:
         problems.append(f"--schema-version: expected a non-negative integer, found {schema}")
     try:
-        root = _project_dir(args.project_dir)
+        root = project_dir(args.project_dir)
         stack_file(args.stack, root)
     except StackFileError as exc:
         problems.append(str(exc))
@@ -186,9 +181,7 @@ def _status(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser, *, release: bool) -> None:
     p.add_argument("--stack", required=True, metavar="ENV", help="stack (environment) name")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    p.add_argument("--project-dir", metavar="DIR", default=None,
-                   help="the Pulumi project directory (default: the nearest directory, from here "
-                   "up, with a Pulumi.yaml or an infra/Pulumi.yaml)")  # fmt: skip
+    add_project_dir_argument(p)
     if release:
         p.add_argument(
             "--reason",

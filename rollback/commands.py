@@ -19,17 +19,31 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.outputs import (
+from components.contract import (
     AUDIT_TABLE_NAME,
     CLUSTER_NAME,
     CODEDEPLOY_APPLICATION,
     CODEDEPLOY_GROUP,
+    CONFIRM_PROD,
     DB_CLUSTER_IDENTIFIER,
     DEPLOY_STRATEGY,
+    EXIT_FAILED,
+    EXIT_OK,
+    IMAGE_TAG_KEY,
+    NAMESPACE,
+    RELEASE_KEY,
+    RELEASE_KIND_PATH,
     REPOSITORY_NAME,
+    SCHEMA_VERSION_KEY,
     SERVICE_NAME,
+    TIER_KEY,
+    AuditRecord,
+    Operation,
+    Outcome,
+    ReleaseKind,
+    Strategy,
 )
-from components.settings import IMAGE_TAG_RE, NAMESPACE, WEBHOOK_URL_KEY
+from components.settings import IMAGE_TAG_RE, WEBHOOK_URL_KEY
 from rollback import aws as awsapi
 from rollback import notify
 from rollback.audit import (
@@ -45,7 +59,6 @@ from rollback.audit import (
     who_and_trigger,
 )
 from rollback.checks import (
-    CONFIRM_PROD,
     Check,
     auto_decision,
     check_confirmation,
@@ -60,8 +73,6 @@ from rollback.checks import (
     tier_of,
 )
 from rollback.errors import (
-    EXIT_FAILED,
-    EXIT_OK,
     BadInputError,
     DeplightError,
     LockHolder,
@@ -77,11 +88,6 @@ from rollback.migrate import (
 from rollback.port import StackPort
 from rollback.progress import Progress
 from rollback.releases import (
-    IMAGE_TAG_KEY,
-    RELEASE_KEY,
-    RELEASE_KIND_PATH,
-    SCHEMA_VERSION_KEY,
-    TIER_KEY,
     ReleaseLog,
     build_log,
     fetch_history,
@@ -246,7 +252,7 @@ def failed_verifications(records: list[dict[str, Any]]) -> set[str]:
     """Updates that Pulumi reports succeeded but whose verification failed (audit outcomes)."""
     return {
         str(r["update_id"]) for r in records
-        if r.get("result") == "failed" and r.get("update_id")
+        if r.get("result") == Outcome.FAILED and r.get("update_id")
         and str(r.get("error", "")).startswith("verification failed")
     }  # fmt: skip
 
@@ -338,9 +344,13 @@ def release(stack: StackPort, aws: awsapi.Aws, *, before: ReleaseConfig, after: 
     )  # fmt: skip
 
 
-def _outcome(run: Run, *, env: Env, started: datetime, path: str | None = None) -> dict[str, Any]:
+def _outcome_of(run: Run) -> Outcome:
+    return Outcome.SUCCEEDED if run.ok else (Outcome.REFUSED if run.refused else Outcome.FAILED)
+
+
+def _outcome(run: Run, *, env: Env, started: datetime, path: str | None = None) -> AuditRecord:
     return {
-        "result": "succeeded" if run.ok else ("refused" if run.refused else "failed"),
+        "result": _outcome_of(run),
         "error": run.error,
         "finished_at": stamp(env.now()),
         "duration_s": round((env.now() - started).total_seconds(), 3),
@@ -353,17 +363,17 @@ def _outcome(run: Run, *, env: Env, started: datetime, path: str | None = None) 
     }  # fmt: skip
 
 
-def record_refusal(audit: Audit, handle: Handle, record: dict[str, Any], error: str,
+def record_refusal(audit: Audit, handle: Handle, record: AuditRecord, error: str,
                    duration_s: float) -> None:  # fmt: skip
     """A refusal changed nothing: one complete record; failing to write it must not hide why."""
     try:
-        audit.complete(handle, {**record, "result": "refused", "error": error,
+        audit.complete(handle, {**record, "result": Outcome.REFUSED, "error": error,
                                 "duration_s": duration_s})  # fmt: skip
     except DeplightError as exc:
         log.error("audit: refusal NOT recorded: %s", exc)
 
 
-def _finish(audit: Audit, handle: Handle, outcome: dict[str, Any]) -> None:
+def _finish(audit: Audit, handle: Handle, outcome: AuditRecord) -> None:
     try:
         audit.finish(handle, outcome)
     except DeplightError as exc:
@@ -404,7 +414,11 @@ class RollbackOptions:
 def active_codedeploy(aws: awsapi.Aws, outputs: Mapping[str, Any]) -> awsapi.DeploymentState | None:
     """The stack's CodeDeploy deployment that can still be stopped (fast path), if any."""
     app, group = outputs.get(CODEDEPLOY_APPLICATION), outputs.get(CODEDEPLOY_GROUP)
-    if not app or not group or outputs.get(DEPLOY_STRATEGY, "codedeploy") != "codedeploy":
+    if (
+        not app
+        or not group
+        or outputs.get(DEPLOY_STRATEGY, Strategy.CODEDEPLOY) != Strategy.CODEDEPLOY
+    ):
         return None
     try:
         return awsapi.active_deployment(aws.client("codedeploy"), str(app), str(group))
@@ -418,7 +432,7 @@ def active_ecs_bluegreen(
 ) -> awsapi.EcsDeploymentState | None:
     """Strategy ecs_bluegreen: the service deployment still shifting or baking, if any."""
     cluster, service = outputs.get(CLUSTER_NAME), outputs.get(SERVICE_NAME)
-    if outputs.get(DEPLOY_STRATEGY) != "ecs_bluegreen" or not cluster or not service:
+    if outputs.get(DEPLOY_STRATEGY) != Strategy.ECS_BLUEGREEN or not cluster or not service:
         return None
     try:
         return awsapi.active_service_deployment(aws.client("ecs"), str(cluster), str(service))
@@ -610,10 +624,10 @@ def rollback(
         log.info("check %s", check.line())
     refused = [c for c in checks if not c.ok]
     path = "fast" if active else "slow"
-    handle = new_handle(name, "rollback", started)
+    handle = new_handle(name, Operation.ROLLBACK, started)
     to_schema = target.schema_version if target else None
-    record = {
-        "operation": "rollback", "who": who, "trigger": trigger, "ci_run": run_url,
+    record: AuditRecord = {
+        "operation": Operation.ROLLBACK, "who": who, "trigger": trigger, "ci_run": run_url,
         "started_at": stamp(started), "from_tag": current, "to_tag": target_tag,
         "from_schema": cfg.schema_version, "to_schema": to_schema,
         "reason": reason, "path": path, "handles_update": handles, "tier": tier.value,
@@ -624,7 +638,10 @@ def rollback(
         reason=reason, release_id=handle.release_id, checks=checks,
     )  # fmt: skip
     if refused:
-        result.status, result.error = "refused", "; ".join(f"{c.name}: {c.reason}" for c in refused)
+        result.status, result.error = (
+            Outcome.REFUSED,
+            "; ".join(f"{c.name}: {c.reason}" for c in refused),
+        )
         result.duration_s = _elapsed(env, started)
         if opts.dry_run:  # a dry run records nothing, also when it would be refused
             result.summary = (
@@ -643,7 +660,7 @@ def rollback(
     audit.begin(handle, record)
     message = f"rollback: {current} -> {target_tag} ({reason})"
     label = f"rollback {name}"
-    after = ReleaseConfig(target_tag, to_schema, "rollback")
+    after = ReleaseConfig(target_tag, to_schema, ReleaseKind.ROLLBACK)
     on_blue: str | None = None  # what the fast path did, once traffic is back on blue
     try:
         if holders and active is not None:
@@ -686,10 +703,10 @@ def _result_from_run(result: Result, run: Run, env: Env, started: datetime, what
     result.config = run.config
     took = _fmt_duration(result.duration_s)
     if run.ok:
-        result.status, result.exit_code = "succeeded", EXIT_OK
+        result.status, result.exit_code = Outcome.SUCCEEDED, EXIT_OK
         result.summary = f"{result.command} {result.stack}: {what} succeeded and verified in {took}"
     else:
-        result.status = "refused" if run.refused else "failed"
+        result.status = _outcome_of(run)
         config = f"; config {run.config}" if run.config else ""
         result.summary = (
             f"{result.command} {result.stack}: {what} {result.status.upper()}: {run.error}{config}"
@@ -765,10 +782,10 @@ def deploy(
     checks = [image, check_lock(holders, opts.cancel_stale), *migration_checks]
     for check in checks:
         log.info("check %s", check.line())
-    handle = new_handle(name, "deploy", started)
+    handle = new_handle(name, Operation.DEPLOY, started)
     reason = opts.reason or f"deploy by {who}"
-    record = {
-        "operation": "deploy", "who": who, "trigger": trigger, "ci_run": run_url,
+    record: AuditRecord = {
+        "operation": Operation.DEPLOY, "who": who, "trigger": trigger, "ci_run": run_url,
         "started_at": stamp(started), "from_tag": cfg.image_tag, "to_tag": tag,
         "from_schema": cfg.schema_version, "to_schema": schema, "reason": reason, "path": "deploy",
         "checks": [c.line() for c in checks],
@@ -777,7 +794,10 @@ def deploy(
                     path="deploy", reason=reason, release_id=handle.release_id, checks=checks)  # fmt: skip
     refused = [c for c in checks if not c.ok]
     if refused:
-        result.status, result.error = "refused", "; ".join(f"{c.name}: {c.reason}" for c in refused)
+        result.status, result.error = (
+            Outcome.REFUSED,
+            "; ".join(f"{c.name}: {c.reason}" for c in refused),
+        )
         record_refusal(audit, handle, record, result.error, _elapsed(env, started))
         result.summary = f"deploy {name}: refused: {result.error}"
         result.duration_s = _elapsed(env, started)
@@ -804,7 +824,7 @@ def deploy(
                 return _result_from_run(result, run, env, started,
                                         f"{cfg.image_tag or '(none)'} -> {tag}")  # fmt: skip
         run = release(
-            stack, aws, before=cfg, after=ReleaseConfig(tag, schema, "deploy"),
+            stack, aws, before=cfg, after=ReleaseConfig(tag, schema, ReleaseKind.DEPLOY),
             message=f"deploy: {tag}", label=f"deploy {name}",
             verify_timeout_s=opts.verify_timeout_s, poll_s=opts.poll_s, env=env,
         )  # fmt: skip

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from components.contract import EXIT_BAD_INPUT, EXIT_FAILED
 
 
 class DeplightError(Exception):

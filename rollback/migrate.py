@@ -31,17 +31,19 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.outputs import (
+from components.contract import (
     CLUSTER_NAME,
     CONTAINER_NAME,
     DB_CLUSTER_IDENTIFIER,
+    NAMESPACE,
     REPOSITORY_URL,
     TASK_ASSIGN_PUBLIC_IP,
     TASK_DEFINITION_ARN,
     TASK_SECURITY_GROUP_ID,
     TASK_SUBNET_IDS,
+    Tier,
 )
-from components.settings import NAMESPACE, Tier, migrate_command_problem
+from components.settings import migrate_command_problem
 from rollback.aws import error_code
 from rollback.checks import Check
 from rollback.errors import BadInputError

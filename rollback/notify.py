@@ -30,10 +30,12 @@ from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from components.contract import Operation, Outcome
+
 log = logging.getLogger("deplight.notify")
 T = TypeVar("T")
 
-PHASES = ("started", "succeeded", "failed", "refused", "rolled-back")
+PHASES = ("started", *Outcome, "rolled-back")
 """``rolled-back``: the release failed and CodeDeploy kept or put traffic back on blue."""
 
 _ICON = {
@@ -100,7 +102,7 @@ def _lines(event: ReleaseEvent) -> list[str]:
     lines = [f"*Stack:* `{event.stack}`   *By:* {event.who}" + (
         f" ({event.trigger})" if event.trigger else "")]  # fmt: skip
     lines.append(f"*Release:* `{event.from_tag or '(none)'}` -> `{event.to_tag or '(none)'}`"
-                 + (f" ({event.path} path)" if event.path and event.command == "rollback" else ""))  # fmt: skip
+                 + (f" ({event.path} path)" if event.path and event.command == Operation.ROLLBACK else ""))  # fmt: skip
     if event.reason:
         lines.append(f"*Why:* {event.reason}")
     if event.duration_s is not None:
@@ -318,7 +320,7 @@ def links_for(outputs: Mapping[str, Any], *, region: str | None, repository: str
               server: str, run_url: str | None, tags: Sequence[str | None],
               deployment_id: str | None = None) -> dict[str, str]:  # fmt: skip
     """The links a release message carries, from the stack outputs and the CI environment."""
-    from components.outputs import DASHBOARD_URL, SERVICE_URL
+    from components.contract import DASHBOARD_URL, SERVICE_URL
 
     links: dict[str, str] = {}
     if outputs.get(SERVICE_URL):
@@ -363,10 +365,10 @@ def event_from_record(handle_stack: str, release_id: str, record: Mapping[str, A
     deployment = rolled_back_by_codedeploy(error)
     if result is None:
         phase = "started"
-    elif result == "failed" and deployment:
+    elif result == Outcome.FAILED and deployment:
         phase = "rolled-back"
     else:
-        phase = str(result) if result in PHASES else "failed"
+        phase = str(result) if result in PHASES else Outcome.FAILED.value
     from_tag, to_tag = record.get("from_tag"), record.get("to_tag")
     links = links_for(context.outputs, region=context.region, repository=context.repository,
                       server=context.server, run_url=context.run_url, tags=[from_tag, to_tag],
@@ -423,7 +425,7 @@ class NotifyingAudit:
 def sinks_for(outputs: Mapping[str, Any], aws: Any, webhook_url: str | None) -> list[Sink]:
     """The alert topic when the stack subscribes a Chatbot channel to it (else the topic's
     e-mail subscribers would get raw JSON), and the Slack webhook when the stack has one."""
-    from components.outputs import ALERT_TOPIC_ARN, CHATBOT_CONFIGURATION_ARN
+    from components.contract import ALERT_TOPIC_ARN, CHATBOT_CONFIGURATION_ARN
 
     sinks: list[Sink] = []
     if outputs.get(CHATBOT_CONFIGURATION_ARN) and outputs.get(ALERT_TOPIC_ARN):

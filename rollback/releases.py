@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from components.contract import (
+    IMAGE_TAG_KEY,
+    RELEASE_KEY,
+    SCHEMA_VERSION_KEY,
+    ReleaseKind,
+)
 from rollback.port import SummaryLike
 
-IMAGE_TAG_KEY = "deplight:image_tag"
-SCHEMA_VERSION_KEY = "deplight:schema_version"
-RELEASE_KEY = "deplight:release"
-RELEASE_KIND_PATH = "deplight:release.kind"
-TIER_KEY = "deplight:tier"
-REGION_KEY = "aws:region"
 SECRET_SENTINEL = "[secret]"
 
 DEPLOY_PREFIX = "deploy:"
@@ -45,12 +45,20 @@ PARTIAL_FLAGS = ("target", "exclude", "target-dependents", "exclude-dependents")
 HISTORY_PAGE_SIZE = 100
 
 
+class UpdateResult(enum.StrEnum):
+    """``result`` of an update in Pulumi's own history (``UpdateSummary.result``)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    IN_PROGRESS = "in-progress"
+
+
 class Kind(enum.StrEnum):
     """What an update was, from Deplight's point of view."""
 
-    DEPLOY = "deploy"
+    DEPLOY = ReleaseKind.DEPLOY.value
     """``deplight deploy`` (message ``deploy: <sha>``)."""
-    ROLLBACK = "rollback"
+    ROLLBACK = ReleaseKind.ROLLBACK.value
     """``deplight rollback`` (message ``rollback: <from> -> <to> (<reason>)``)."""
     OTHER = "other"
     """Anything else: a plain ``pulumi up``, refresh, destroy, import."""
@@ -89,7 +97,7 @@ class Update:
 
     @property
     def known_good(self) -> bool:
-        return self.is_release and self.result == "succeeded" and self.tag is not None
+        return self.is_release and self.result == UpdateResult.SUCCEEDED and self.tag is not None
 
     @property
     def recorded_kind(self) -> Kind:

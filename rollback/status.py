@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from components.outputs import (
+from components.contract import (
     BLUE_TARGET_GROUP_NAME,
     CLUSTER_NAME,
     CODEDEPLOY_APPLICATION,
@@ -22,13 +22,14 @@ from components.outputs import (
     CONTAINER_NAME,
     DEPLOY_STRATEGY,
     GREEN_TARGET_GROUP_NAME,
+    IMAGE_TAG_KEY,
     PROD_LISTENER_ARN,
     SERVICE_NAME,
     SERVICE_URL,
+    Strategy,
 )
 from rollback import aws as awsapi
 from rollback.port import StackPort
-from rollback.releases import IMAGE_TAG_KEY
 
 log = logging.getLogger("deplight.release")
 
@@ -69,7 +70,7 @@ def rolling_update(ecs: Any, cluster: str, service: str) -> dict[str, Any] | Non
     services = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
     for d in services[0].get("deployments", []) if services else []:
         if d.get("rolloutState") == "IN_PROGRESS":
-            return {"kind": "rolling", "id": d.get("id"), "status": "IN_PROGRESS",
+            return {"kind": Strategy.ROLLING.value, "id": d.get("id"), "status": "IN_PROGRESS",
                     "task_definition": d.get("taskDefinition"),
                     "running": d.get("runningCount"), "desired": d.get("desiredCount"),
                     "describe": f"rolling update {d.get('id')} to "
@@ -81,17 +82,17 @@ def rolling_update(ecs: Any, cluster: str, service: str) -> dict[str, Any] | Non
 def deployment_in_progress(aws: awsapi.Aws, outputs: Mapping[str, Any]) -> dict[str, Any] | None:
     strategy = outputs.get(DEPLOY_STRATEGY)
     cluster, service = outputs.get(CLUSTER_NAME), outputs.get(SERVICE_NAME)
-    if strategy == "codedeploy" and outputs.get(CODEDEPLOY_APPLICATION):
+    if strategy == Strategy.CODEDEPLOY and outputs.get(CODEDEPLOY_APPLICATION):
         state = awsapi.active_deployment(aws.client("codedeploy"),
                                          str(outputs[CODEDEPLOY_APPLICATION]),
                                          str(outputs.get(CODEDEPLOY_GROUP)))  # fmt: skip
         if state:
-            return {"kind": "codedeploy", "id": state.id, "status": state.status,
+            return {"kind": Strategy.CODEDEPLOY.value, "id": state.id, "status": state.status,
                     "traffic": dict(state.traffic), "describe": state.describe()}  # fmt: skip
-    elif strategy == "ecs_bluegreen" and cluster and service:
+    elif strategy == Strategy.ECS_BLUEGREEN and cluster and service:
         ecs_state = awsapi.active_service_deployment(aws.client("ecs"), str(cluster), str(service))
         if ecs_state:
-            return {"kind": "ecs_bluegreen", "id": ecs_state.id, "status": ecs_state.status,
+            return {"kind": Strategy.ECS_BLUEGREEN.value, "id": ecs_state.id, "status": ecs_state.status,
                     "stage": ecs_state.stage, "describe": ecs_state.describe()}  # fmt: skip
     if cluster and service:
         return rolling_update(aws.client("ecs"), str(cluster), str(service))

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.outputs import (
+from components.contract import (
     BLUE_TARGET_GROUP_NAME,
     CLUSTER_NAME,
     CONTAINER_NAME,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.outputs import AUDIT_HASH_KEY, AUDIT_RANGE_KEY
+from components.contract import AUDIT_HASH_KEY, AUDIT_RANGE_KEY
 from deplight.analyze import engine
 from deplight.analyze.cache import CACHE_PARTITION, CacheError, DynamoCache, LocalCache
 from deplight.analyze.engine import analyze

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from components import outputs as out
+from components import contract as out
 from deplight.dashboard import Backend, make_server
 from tests.test_rollback_scenarios import A, B, Rig, two_releases
 from tests.test_rollback_support import moto_client

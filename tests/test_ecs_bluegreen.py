@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from components.contract import Strategy
 from components.ecs_service import ecs_deployment_configuration
 from components.observability import rollback_alarm_names
-from components.settings import DeploySettings, SettingsError, Strategy, TrafficShift
+from components.settings import DeploySettings, SettingsError, TrafficShift
 from deplight.harness import read_stack_config, run_program
 from policies.rules import ecs as ecs_rules
 from tests.conftest import program_run

@@ -23,6 +23,7 @@ import pytest
 from cloudsplaining.command.scan_policy_file import scan_policy
 from policy_sentry.querying.actions import get_action_data
 
+from components.contract import Strategy
 from components.github_oidc import (
     DEFAULT_SG_ADOPTION,
     KMS_READS,
@@ -39,7 +40,6 @@ from components.iam import (
     STACK_TAG,
     boundary_name,
 )
-from components.settings import Strategy
 from deplight.harness import ProgramRun, Registered, read_stack_config, run_program
 from tests.conftest import COMMITTED_STACKS
 from tests.iam_eval import Request, allowed, decide

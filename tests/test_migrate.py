@@ -24,8 +24,8 @@ import pytest
 from moto.backends import get_backend
 from moto.moto_api import state_manager
 
-from components import outputs as out
-from components.settings import Tier
+from components import contract as out
+from components.contract import Tier
 from rollback.aws import Aws
 from rollback.commands import DeployOptions, RollbackOptions, deploy, rollback
 from rollback.errors import BadInputError

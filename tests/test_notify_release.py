@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from components import outputs as out
+from components import contract as out
 from tests.test_notify import FakeSlack
 from tests.test_rollback_scenarios import B, C, Rig, two_releases
 from tests.test_rollback_support import moto_client

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components import outputs as keys
+from components import contract as keys
 from components.observability import dashboard_body, dashboard_url
 from deplight.harness import read_stack_config, run_program
 from tests.conftest import program_run

@@ -182,7 +182,8 @@ def test_the_configuration_table_shows_the_real_defaults() -> None:
 
 
 def test_the_configuration_table_names_every_choice_of_a_closed_setting() -> None:
-    from components.settings import HealthCheckType, NatStrategy, Strategy, TrafficShift
+    from components.contract import Strategy
+    from components.settings import HealthCheckType, NatStrategy, TrafficShift
 
     types = {k: row[1] for row in config_table() for k in split_keys(row[0])}
     for key, enum_cls in (("deploy.strategy", Strategy), ("deploy.traffic", TrafficShift),

@@ -8,7 +8,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import outputs as keys
+from components import contract as keys
+from components.contract import Strategy, Tier
 from components.release_api import (
     ACCESS_LOG_FORMAT,
     HANDLER_DIR,
@@ -17,13 +18,7 @@ from components.release_api import (
     function_environment,
     handler_policy,
 )
-from components.settings import (
-    ReleaseApiSettings,
-    SettingsError,
-    Strategy,
-    Tier,
-    parse_settings,
-)
+from components.settings import ReleaseApiSettings, SettingsError, parse_settings
 from deplight.harness import ProgramRun, read_stack_config, run_program
 from release_api.config import Config
 from tests.conftest import program_run

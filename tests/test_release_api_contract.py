@@ -1,5 +1,6 @@
 """The release API's Lambda package stands alone, and its copies of shared names agree with the
-originals in ``components/`` and ``rollback/``."""
+originals in ``components.contract`` (the two patterns and the stamp: with their sources in
+``components.settings`` and ``rollback/``)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,25 @@ import ast
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 
-from components import outputs
-from components.settings import IMAGE_TAG_RE, Tier
+from components import contract as source
+from components.settings import IMAGE_TAG_RE
 from release_api import contract, handler
-from rollback import audit, aws, checks, commands
+from rollback import audit, commands
 from tests.conftest import ROOT
 
 
 def test_shared_names_agree_with_their_sources() -> None:
     assert (contract.AUDIT_HASH_KEY, contract.AUDIT_RANGE_KEY, contract.AUDIT_RELEASE_ID) == (
-        outputs.AUDIT_HASH_KEY,
-        outputs.AUDIT_RANGE_KEY,
-        outputs.AUDIT_RELEASE_ID,
+        source.AUDIT_HASH_KEY,
+        source.AUDIT_RANGE_KEY,
+        source.AUDIT_RELEASE_ID,
     )
-    assert contract.CONFIRM_PROD == checks.CONFIRM_PROD
-    assert contract.ENDPOINT_ENV == aws.ENDPOINT_ENV
-    assert contract.NO_OUTCOME == audit.NO_OUTCOME
-    assert contract.PRODUCTION_TIER == Tier.PRODUCTION.value
+    assert contract.CONFIRM_PROD == source.CONFIRM_PROD
+    assert contract.ENDPOINT_ENV == source.ENDPOINT_ENV
+    assert contract.NO_OUTCOME == source.NO_OUTCOME
+    assert contract.PRODUCTION_TIER == source.Tier.PRODUCTION.value
+    assert contract.RELEASE_OPERATIONS == (source.Operation.DEPLOY, source.Operation.ROLLBACK)
+    assert contract.REQUEST_OPERATION == source.Operation.ROLLBACK_REQUEST
     assert handler.IMAGE_TAG_RE.pattern == IMAGE_TAG_RE.pattern
     assert handler.REQUEST_ID_RE.pattern == commands.REQUEST_ID_RE.pattern
     for when in (datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),

@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components import outputs as out
+from components import contract as out
 from release_api import github as gh
 from release_api import handler, records, tokens
 from rollback.audit import DynamoAudit, new_handle, stamp, unfinished

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pulumi.automation import UpdateSummary
 
-from components.settings import Tier
+from components.contract import Tier
 from rollback.checks import (
     auto_decision,
     check_confirmation,

@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from components import outputs as out
+from components import contract as out
 from rollback import aws as awsapi
 from rollback.audit import DynamoAudit, new_handle, unfinished
 from rollback.aws import Aws

@@ -8,7 +8,7 @@
 - :class:`MotoWorld` is the AWS side of a stack on a moto server over HTTP on 127.0.0.1: the ECR
   repository and images, the ECS cluster/service/task definitions, the service's Application Auto
   Scaling target, the target group and its targets, the DynamoDB audit table (the key schema of
-  ``components.outputs``) and the CodeDeploy application and group.
+  ``components.contract``) and the CodeDeploy application and group.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from pulumi.automation import (
     WhoAmIResult,
 )
 
-from components import outputs as out
+from components import contract as out
 from rollback.aws import Aws
 from rollback.commands import Env
 from rollback.stack import PulumiStack

@@ -8,15 +8,8 @@ from typing import Any
 import pytest
 
 from components import settings as settings_module
-from components.settings import (
-    FARGATE_SIZES,
-    NatStrategy,
-    ReleaseKind,
-    SettingsError,
-    Strategy,
-    Tier,
-    TrafficShift,
-)
+from components.contract import ReleaseKind, Strategy, Tier
+from components.settings import FARGATE_SIZES, NatStrategy, SettingsError, TrafficShift
 from deplight.harness import read_stack_config, settings_for
 
 XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon@sha256:" + "ab" * 32

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components import outputs as out
+from components import contract as out
 from deplight.cli import main
 from rollback import cli as rollback_cli
 from rollback.status import render_status, status_report, traffic_split

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
-from components.outputs import AUDIT_HASH_KEY, AUDIT_RANGE_KEY
+from components.contract import AUDIT_HASH_KEY, AUDIT_RANGE_KEY
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from deplight.analyze.report import Report
 
 MARKER = "<!-- deplight-analyze -->"
 """First line of the Markdown report: the PR workflow finds its earlier comment by it."""
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class BadInputError(Exception):
@@ -182,7 +182,7 @@ def _stack_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if not args.stack and not args.all_stacks:
         return {}
     from components.settings import SettingsError
-    from deplight.cli import project_dir
+    from deplight.cli_common import project_dir
     from deplight.harness import StackFileError, read_stack_config, settings_for
 
     try:

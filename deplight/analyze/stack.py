@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from components.settings import NAMESPACE, ServiceSettings, Settings, parse_settings
+from components.contract import NAMESPACE
+from components.settings import ServiceSettings, Settings, parse_settings
 from deplight.analyze.dockerfile import FALLBACK_HEALTH_PATH
 from deplight.analyze.report import Report
 
