@@ -155,11 +155,37 @@ def test_manual_rollback_requires_confirmation_for_prod() -> None:
     doc = load(ROOT / ".github" / "workflows" / "rollback.yml")
     inputs = doc["on"]["workflow_dispatch"]["inputs"]
     assert inputs["reason"]["required"] is True and inputs["to"]["required"] is False
-    first = steps(doc["jobs"]["rollback"])[0]
-    assert "ROLLBACK-PROD" in first["run"] and "exit 1" in first["run"]
+    names = [s.get("name") for s in steps(doc["jobs"]["rollback"])]
+    assert names.index("Confirmation for production-tier stacks") < names.index("Install")
     # untrusted inputs reach the shell only through env, never interpolated into a script
     for step in steps(doc["jobs"]["rollback"]):
         assert "${{ inputs." not in step.get("run", ""), step
+
+
+@pytest.mark.parametrize(
+    ("stack", "confirm", "passes"),
+    [
+        ("dev", "", True),  # development tier: no confirmation
+        ("staging", "", False),  # production tier by data, whatever its name
+        ("prod", "", False),
+        ("prod", "ROLLBACK-PROD", True),
+        ("staging", "ROLLBACK-PROD", True),
+        ("dev", "rollback-prod", False),  # a wrong text is refused, not ignored
+        ("untiered", "", False),  # no deplight:tier: production
+    ],
+)
+def test_the_rollback_confirmation_step_decides_by_the_stacks_tier(
+    tmp_path: Path, stack: str, confirm: str, passes: bool
+) -> None:
+    doc = load(ROOT / ".github" / "workflows" / "rollback.yml")
+    step = next(s for s in steps(doc["jobs"]["rollback"])
+                if s.get("name") == "Confirmation for production-tier stacks")  # fmt: skip
+    for name in ("dev", "staging", "prod"):
+        (tmp_path / f"Pulumi.{name}.yaml").write_text((ROOT / f"Pulumi.{name}.yaml").read_text())
+    (tmp_path / "Pulumi.untiered.yaml").write_text("config:\n  deplight:image_tag: abc1234\n")
+    run = subprocess.run(["bash", "-c", step["run"]], cwd=tmp_path, capture_output=True,
+                         text=True, env={"STACK": stack, "CONFIRM": confirm, "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert (run.returncode == 0) is passes, run.stdout + run.stderr
 
 
 def test_auto_rollback_runs_in_its_own_environment_the_deploy_role_trusts() -> None:
