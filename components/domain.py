@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import STACK_TAG, Grants, Scope, stack_tags
+from components.iam import Grants, Scope, request_tagged, resource_tagged, stack_tags
 
 
 def grants(hosted_zone_id: str) -> Grants:
@@ -33,7 +33,7 @@ def grants(hosted_zone_id: str) -> Grants:
                 "Effect": "Allow",
                 "Action": ["acm:RequestCertificate", "acm:AddTagsToCertificate"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": scope.prefix}},
+                "Condition": request_tagged(scope.prefix),
             },
             {
                 "Sid": "ManageThisStacksCertificate",
@@ -42,7 +42,7 @@ def grants(hosted_zone_id: str) -> Grants:
                            "acm:ListTagsForCertificate", "acm:AddTagsToCertificate",
                            "acm:RemoveTagsFromCertificate"],
                 "Resource": certificates,
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": scope.prefix}},
+                "Condition": resource_tagged(scope.prefix),
             },
             {
                 "Sid": "RecordsInTheDomainsZone",

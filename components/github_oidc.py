@@ -24,7 +24,16 @@ import pulumi
 import pulumi_aws as aws
 
 from components.edge import log_bucket_name
-from components.iam import ECS_TASKS, STACK_TAG, Grants, Scope, boundary_arn, stack_tags
+from components.iam import (
+    ECS_TASKS,
+    STACK_TAG,
+    Grants,
+    Scope,
+    boundary_arn,
+    request_tagged,
+    resource_tagged,
+    stack_tags,
+)
 from components.settings import GithubSettings
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -209,8 +218,8 @@ def deploy_permissions(
     r = f"{region}:{account}"
     role = f"{arn}:iam::{account}:role"
     tag_key = STACK_TAG
-    request_tag = {"StringEquals": {f"aws:RequestTag/{tag_key}": prefix}}
-    resource_tag = {"StringEquals": {f"aws:ResourceTag/{tag_key}": prefix}}
+    request_tag = request_tagged(prefix)
+    resource_tag = resource_tagged(prefix)
     ecs_namespace = {"application-autoscaling:service-namespace": "ecs"}
 
     def named(head: str, tail: str = "") -> list[str]:

@@ -96,6 +96,18 @@ def stack_tags(prefix: str) -> dict[str, str]:
     return {STACK_TAG: prefix}
 
 
+def request_tagged(prefix: str) -> dict[str, Any]:
+    """The IAM condition "the request tags the new resource as this stack's": for create calls
+    that name no resource AWS can scope before it exists."""
+    return {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": prefix}}
+
+
+def resource_tagged(prefix: str) -> dict[str, Any]:
+    """The IAM condition "the resource carries this stack's tag": for calls on resources AWS
+    names by generated ids."""
+    return {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": prefix}}
+
+
 def boundary_name(prefix: str) -> str:
     """Name of the stack's permissions boundary (a customer-managed policy)."""
     return f"{prefix}-permissions-boundary"

@@ -25,7 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import STACK_TAG, Grants, Scope, service_trust_policy, stack_tags
+from components.iam import Grants, Scope, request_tagged, service_trust_policy, stack_tags
 from components.settings import NotificationSettings
 
 CHATBOT = "chatbot.amazonaws.com"
@@ -64,7 +64,7 @@ def _deploy_statements(scope: Scope) -> list[dict[str, Any]]:
             "Effect": "Allow",
             "Action": ["chatbot:CreateSlackChannelConfiguration", "chatbot:TagResource"],
             "Resource": "*",
-            "Condition": {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": scope.prefix}},
+            "Condition": request_tagged(scope.prefix),
         },
         {
             "Sid": "ThisStacksChatbotChannel",
