@@ -40,6 +40,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from components.contract import ENDPOINT_ENV
+from components.poll import StillFailingError, Tolerate, poll
 
 log = logging.getLogger("deplight.release")
 
@@ -199,21 +200,14 @@ def follow_deployment(
     rolled back, when ``timeout_seconds`` pass first, or when CodeDeploy refuses the status call
     for a reason that is not transient (access denied, unknown deployment).
     """
-    deadline = clock() + timeout_seconds
     seen: list[str] = []
-    failures = 0
-    last_error: BaseException | None = None
 
     def note(message: str) -> None:
         if not seen or seen[-1] != message:
             seen.append(message)
             log.info("%s: %s", deployment_id, message)
 
-    def timed_out(status: str) -> ReleaseFailedError:
-        why = f"status {status}"
-        if last_error is not None and failures:
-            why = (f"status unknown: the last {failures} status poll(s) failed, the last with "
-                   f"{last_error}")  # fmt: skip
+    def timed_out(why: str) -> ReleaseFailedError:
         return ReleaseFailedError(
             f"CodeDeploy deployment {deployment_id} did not shift production traffic within "
             f"{int(timeout_seconds)} s ({why}). It may still be running: stop it with "
@@ -221,27 +215,18 @@ def follow_deployment(
             "--auto-rollback-enabled` or `deplight rollback`."
         )
 
-    while True:
+    def step() -> tuple[str, bool]:
+        """One status poll: the status, and whether production traffic is fully on green."""
         try:
             info = client.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
         except (ClientError, BotoCoreError) as exc:
-            if not is_transient(exc):
-                raise ReleaseFailedError(
-                    f"cannot read CodeDeploy deployment {deployment_id}: {exc}. It may still be "
-                    f"running: check it with `aws deploy get-deployment --deployment-id "
-                    f"{deployment_id}`."
-                ) from exc
-            # CodeDeploy carries on regardless; one unreadable status is not the outcome.
-            failures, last_error = failures + 1, exc
-            remaining = deadline - clock()
-            if remaining <= 0:
-                raise timed_out("unknown") from exc
-            pause = min(backoff_seconds(poll_seconds, failures), remaining)
-            log.warning("%s: status poll %d failed (%s); trying again in %.0f s",
-                        deployment_id, failures, exc, pause)  # fmt: skip
-            sleep(pause)
-            continue
-        failures, last_error = 0, None
+            if is_transient(exc):
+                raise  # CodeDeploy carries on regardless; one unreadable status is not the outcome
+            raise ReleaseFailedError(
+                f"cannot read CodeDeploy deployment {deployment_id}: {exc}. It may still be "
+                f"running: check it with `aws deploy get-deployment --deployment-id "
+                f"{deployment_id}`."
+            ) from exc
         status = info.get("status", "Unknown")
         if status in FAILED_STATES or (info.get("rollbackInfo") or {}).get("rollbackDeploymentId"):
             raise ReleaseFailedError(
@@ -250,7 +235,7 @@ def follow_deployment(
             )
         if status == "Succeeded":
             note("Succeeded: production traffic is on the new task set")
-            return seen, status
+            return status, True
         try:
             events = _lifecycle(client, deployment_id)
         except Exception as exc:
@@ -260,10 +245,30 @@ def follow_deployment(
         note(f"{status}" + (f" ({', '.join(done)} done)" if done else ""))
         if events and all(events.get(e) == "Succeeded" for e in TRAFFIC_SHIFTED_EVENTS):
             note("production traffic fully on green; blue stays up for the termination wait")
-            return seen, status
-        if clock() >= deadline:
-            raise timed_out(status)
-        sleep(poll_seconds)
+            return status, True
+        return status, False
+
+    def retrying(exc: Exception, failures: int, pause: float) -> None:
+        log.warning("%s: status poll %d failed (%s); trying again in %.0f s",
+                    deployment_id, failures, exc, pause)  # fmt: skip
+
+    try:
+        polled = poll(
+            step, until=lambda answer: answer[1], deadline=clock() + timeout_seconds,
+            interval_s=poll_seconds, clock=clock, sleep=sleep,
+            tolerate=Tolerate(transient=is_transient,
+                              backoff=lambda failures: backoff_seconds(poll_seconds, failures),
+                              report=retrying),
+        )  # fmt: skip
+    except StillFailingError as failing:
+        raise timed_out(
+            f"status unknown: the last {failing.failures} status poll(s) failed, the last with "
+            f"{failing.error}"
+        ) from failing.error
+    status = polled.answer[0]
+    if not polled.done:
+        raise timed_out(f"status {status}")
+    return seen, status
 
 
 def wait_for_traffic(client: Any, deployment_id: str, **kwargs: Any) -> list[str]:
@@ -302,9 +307,9 @@ def release(props: dict[str, Any], *, client: Any | None = None,
         request["deploymentConfigName"] = ALL_AT_ONCE_CONFIG
     deployment_id = client.create_deployment(**request)["deploymentId"]
     log.info("started CodeDeploy deployment %s", deployment_id)
-    poll = float(props.get("poll_seconds", 10) if poll_seconds is None else poll_seconds)
+    every = float(props.get("poll_seconds", 10) if poll_seconds is None else poll_seconds)
     events, status = follow_deployment(
-        client, deployment_id, timeout_seconds=float(props["timeout_seconds"]), poll_seconds=poll
+        client, deployment_id, timeout_seconds=float(props["timeout_seconds"]), poll_seconds=every
     )
     return {
         **props,

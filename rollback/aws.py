@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from components.contract import ENDPOINT_ENV
+from components.poll import poll
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -191,31 +192,37 @@ def wait_for_rollback(
 ) -> tuple[bool, str]:  # fmt: skip
     """Waits until the stopped deployment (and its rollback deployment, when CodeDeploy creates
     one) is over. ``True`` when traffic is back on the original task set."""
-    deadline = clock() + timeout_s
     last = ""
-    while True:
-        state = deployment_state(cd, deployment_id)
+
+    def seen(state: DeploymentState) -> None:
+        nonlocal last
         if state.describe() != last:
             report(state)
             last = state.describe()
-        if state.status in TERMINAL_STATUSES:
-            if state.rollback_id is None:
-                if state.status == "Succeeded":
-                    return False, f"deployment {deployment_id} succeeded instead of stopping"
-                return True, f"deployment {deployment_id} {state.status.lower()}, traffic on blue"
-            rollback = deployment_state(cd, state.rollback_id)
-            if rollback.describe() != last:
-                report(rollback)
-                last = rollback.describe()
-            if rollback.status == "Succeeded":
-                return True, f"rollback deployment {rollback.id} succeeded"
-            if rollback.status in TERMINAL_STATUSES:
-                return False, f"rollback deployment {rollback.id} {rollback.status.lower()}" + (
-                    f": {rollback.error}" if rollback.error else ""
-                )
-        if clock() >= deadline:
-            return False, f"CodeDeploy rollback not finished after {timeout_s:g} s ({last})"
-        sleep(poll_s)
+
+    def step() -> tuple[bool, str] | None:
+        state = deployment_state(cd, deployment_id)
+        seen(state)
+        if state.status not in TERMINAL_STATUSES:
+            return None
+        if state.rollback_id is None:
+            if state.status == "Succeeded":
+                return False, f"deployment {deployment_id} succeeded instead of stopping"
+            return True, f"deployment {deployment_id} {state.status.lower()}, traffic on blue"
+        rollback = deployment_state(cd, state.rollback_id)
+        seen(rollback)
+        if rollback.status == "Succeeded":
+            return True, f"rollback deployment {rollback.id} succeeded"
+        if rollback.status in TERMINAL_STATUSES:
+            return False, f"rollback deployment {rollback.id} {rollback.status.lower()}" + (
+                f": {rollback.error}" if rollback.error else ""
+            )
+        return None
+
+    polled = poll(step, deadline=clock() + timeout_s, interval_s=poll_s, clock=clock, sleep=sleep)
+    if polled.answer is not None:
+        return polled.answer
+    return False, f"CodeDeploy rollback not finished after {timeout_s:g} s ({last})"
 
 
 # -- ECS built-in blue/green (strategy ecs_bluegreen) ---------------------------------------------
@@ -290,9 +297,10 @@ def wait_for_service_rollback(
 ) -> tuple[bool, str]:  # fmt: skip
     """Waits for ECS to finish rolling the stopped deployment back. ``True`` when the previous
     revision serves again."""
-    deadline = clock() + timeout_s
     last = ""
-    while True:
+
+    def step() -> tuple[bool, str] | None:
+        nonlocal last
         state = service_deployment_state(ecs, arn)
         if state.describe() != last:
             report(state)
@@ -306,9 +314,12 @@ def wait_for_service_rollback(
                 False,
                 f"service deployment {state.id} ended {state.status} instead of rolling back",
             )
-        if clock() >= deadline:
-            return False, f"ECS rollback not finished after {timeout_s:g} s ({last})"
-        sleep(poll_s)
+        return None
+
+    polled = poll(step, deadline=clock() + timeout_s, interval_s=poll_s, clock=clock, sleep=sleep)
+    if polled.answer is not None:
+        return polled.answer
+    return False, f"ECS rollback not finished after {timeout_s:g} s ({last})"
 
 
 # -- ECS and the load balancer --------------------------------------------------------------------

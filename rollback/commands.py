@@ -43,6 +43,7 @@ from components.contract import (
     ReleaseKind,
     Strategy,
 )
+from components.poll import poll
 from components.settings import IMAGE_TAG_RE, WEBHOOK_URL_KEY
 from rollback import aws as awsapi
 from rollback import notify
@@ -488,17 +489,18 @@ def wait_for_unlock(stack: StackPort, label: str, *, deadline: float, poll_s: fl
     """Polls the stack's lock holders until there are none (returns ``[]``) or ``deadline`` (on
     ``env.clock``) passes (returns the holders). Only waits: never removes a lock."""
     since = env.clock()
-    holders = stack.lock_holders()
-    while holders:
-        waited = _fmt_duration(env.clock() - since)
-        who = "; ".join(h.describe() for h in holders)
-        if env.clock() >= deadline:
-            log.error("%s: still locked after %s by %s", label, waited, who)
-            return holders
+
+    def waiting(holders: list[LockHolder]) -> None:
         log.info("%s: waiting for the update holding the lock to end (%s waited, %s left): %s",
-                 label, waited, _fmt_duration(deadline - env.clock()), who)  # fmt: skip
-        env.sleep(poll_s)
-        holders = stack.lock_holders()
+                 label, _fmt_duration(env.clock() - since), _fmt_duration(deadline - env.clock()),
+                 "; ".join(h.describe() for h in holders))  # fmt: skip
+
+    polled = poll(stack.lock_holders, until=lambda holders: not holders, deadline=deadline,
+                  interval_s=poll_s, clock=env.clock, sleep=env.sleep, on_wait=waiting)  # fmt: skip
+    if not polled.done:
+        log.error("%s: still locked after %s by %s", label, _fmt_duration(env.clock() - since),
+                  "; ".join(h.describe() for h in polled.answer))  # fmt: skip
+        return polled.answer
     if env.clock() > since:
         log.info("%s: the lock is free after %s", label, _fmt_duration(env.clock() - since))
     return []
@@ -512,7 +514,8 @@ def release_when_unlocked(stack: StackPort, aws: awsapi.Aws, *, after: ReleaseCo
     again in between), :func:`release` puts the config back and this waits again, within the same
     bound. Never removes a lock; on timeout nothing has been written."""
     deadline = env.clock() + opts.lock_timeout_s
-    while True:
+
+    def attempt() -> Run:
         holders = wait_for_unlock(stack, label, deadline=deadline, poll_s=opts.poll_s, env=env)
         before = read_release_config(stack)  # the update that just ended may have changed it
         if holders:
@@ -525,14 +528,17 @@ def release_when_unlocked(stack: StackPort, aws: awsapi.Aws, *, after: ReleaseCo
                 "ended; use --cancel-stale only if its process is gone",
                 config=f"unchanged ({before.image_tag}): nothing was written",
             )  # fmt: skip
-        run = release(
+        return release(
             stack, aws, before=before, after=after, message=message, label=label,
             verify_timeout_s=opts.verify_timeout_s, poll_s=opts.poll_s, env=env,
         )  # fmt: skip
-        if not run.refused or env.clock() >= deadline:
-            return run
-        log.info("%s: `up` found the stack locked (%s); waiting again", label, run.error)
-        env.sleep(opts.poll_s)
+
+    return poll(
+        attempt, until=lambda run: not run.refused, deadline=deadline, interval_s=opts.poll_s,
+        clock=env.clock, sleep=env.sleep,
+        on_wait=lambda run: log.info("%s: `up` found the stack locked (%s); waiting again",
+                                     label, run.error),
+    ).answer  # fmt: skip
 
 
 def rollback(

@@ -43,6 +43,7 @@ from components.contract import (
     TASK_SUBNET_IDS,
     Tier,
 )
+from components.poll import poll
 from components.settings import migrate_command_problem
 from rollback.aws import error_code
 from rollback.checks import Check
@@ -196,8 +197,10 @@ def take_snapshot(rds: Any, cluster: str, name: str, tags: Mapping[str, str], *,
         DBClusterSnapshotIdentifier=name, DBClusterIdentifier=cluster,
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
     )  # fmt: skip
-    deadline, last = clock() + timeout_s, ""
-    while True:
+    last = ""
+
+    def snapshot_status() -> str:
+        nonlocal last
         found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name)
         snap = (found.get("DBClusterSnapshots") or [{}])[0]
         status = str(snap.get("Status", "unknown"))
@@ -207,13 +210,14 @@ def take_snapshot(rds: Any, cluster: str, name: str, tags: Mapping[str, str], *,
         if line != last:
             log.info("%s", line)
             last = line
-        if status == "available":
-            return
-        if status not in ("creating", "copying"):
+        if status not in ("available", "creating", "copying"):
             raise RuntimeError(f"snapshot {name} ended {status}")
-        if clock() >= deadline:
-            raise RuntimeError(f"snapshot {name} not available after {timeout_s:g} s ({status})")
-        sleep(poll_s)
+        return status
+
+    polled = poll(snapshot_status, until=lambda status: status == "available",
+                  deadline=clock() + timeout_s, interval_s=poll_s, clock=clock, sleep=sleep)  # fmt: skip
+    if not polled.done:
+        raise RuntimeError(f"snapshot {name} not available after {timeout_s:g} s ({polled.answer})")
 
 
 def migration_task_definition(described: Mapping[str, Any], *, container: str, image: str,
@@ -350,28 +354,31 @@ def _follow(aws: Any, ecs: Any, plan: MigrationPlan, registered: Mapping[str, An
         log.warning("migration: the container does not log with awslogs; no log lines to follow")
     else:
         outcome.log_stream = f"{follower.group}:{follower.stream}"
-    task: dict[str, Any] = {}
-    deadline, last = clock() + timeout_s, ""
-    while True:
-        tasks = ecs.describe_tasks(cluster=plan.cluster, tasks=[outcome.task_arn]).get("tasks", [])
+    task_arn, last = outcome.task_arn, ""
+
+    def describe() -> tuple[dict[str, Any], str]:
+        nonlocal last
+        tasks = ecs.describe_tasks(cluster=plan.cluster, tasks=[task_arn]).get("tasks", [])
         task = tasks[0] if tasks else {"lastStatus": "MISSING"}
         status = str(task.get("lastStatus"))
         if status != last:
-            log.info("migration: task %s is %s", outcome.task_arn.rsplit("/", 1)[-1], status)
+            log.info("migration: task %s is %s", task_arn.rsplit("/", 1)[-1], status)
             last = status
         if follower:
             follower.poll()
-        if status in ("STOPPED", "MISSING"):
-            break
-        if clock() >= deadline:
-            ecs.stop_task(cluster=plan.cluster, task=outcome.task_arn,
-                          reason=f"deplight: migration timed out after {timeout_s:g} s")  # fmt: skip
-            if follower:
-                outcome.log_tail = list(follower.tail)
-            outcome.error = (f"migration task {outcome.task_arn} still {status} after "
-                             f"{timeout_s:g} s: stopped it; the database may be partly migrated")  # fmt: skip
-            return
-        sleep(poll_s)
+        return task, status
+
+    polled = poll(describe, until=lambda answer: answer[1] in ("STOPPED", "MISSING"),
+                  deadline=clock() + timeout_s, interval_s=poll_s, clock=clock, sleep=sleep)  # fmt: skip
+    task, status = polled.answer
+    if not polled.done:
+        ecs.stop_task(cluster=plan.cluster, task=task_arn,
+                      reason=f"deplight: migration timed out after {timeout_s:g} s")  # fmt: skip
+        if follower:
+            outcome.log_tail = list(follower.tail)
+        outcome.error = (f"migration task {task_arn} still {status} after "
+                         f"{timeout_s:g} s: stopped it; the database may be partly migrated")  # fmt: skip
+        return
     if follower:
         follower.poll()  # what the container wrote last
         outcome.log_tail = list(follower.tail)

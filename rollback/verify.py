@@ -32,6 +32,7 @@ from components.contract import (
     REPOSITORY_URL,
     SERVICE_NAME,
 )
+from components.poll import poll
 from rollback import aws as awsapi
 from rollback.errors import DeplightError
 from rollback.port import StackPort
@@ -131,13 +132,12 @@ def verify_release(
     timeout_s: float, poll_s: float = 10.0, sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Verification:  # fmt: skip
-    deadline = clock() + timeout_s
-    while True:
-        facts, diffs = aws_state(aws, outputs, tag)
-        if not diffs or clock() >= deadline:
-            break
-        log.info("verify: waiting %gs: %s", poll_s, "; ".join(diffs))
-        sleep(poll_s)
+    polled = poll(
+        lambda: aws_state(aws, outputs, tag), until=lambda state: not state[1],
+        deadline=clock() + timeout_s, interval_s=poll_s, clock=clock, sleep=sleep,
+        on_wait=lambda state: log.info("verify: waiting %gs: %s", poll_s, "; ".join(state[1])),
+    )  # fmt: skip
+    facts, diffs = polled.answer
     for line in facts:
         log.info("verify: %s", line)
     if diffs:

@@ -7,12 +7,14 @@ state per ``DescribeTasks``, moto's default ``ecs::task`` transition, until ``ST
 container would do is played by :class:`Container`, which the command's own ``sleep`` drives
 between polls: it writes the lines the awslogs driver would write to the task's stream (through
 the Logs API, over HTTP) and sets the container's exit code in moto's in-process ECS backend, the
-one field no API call sets. No Stubber is needed: moto implements every call this step makes.
+one field no API call sets. moto implements every call this step makes; only a snapshot that is
+still being created or that fails needs botocore's Stubber, since moto's is available at once.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto.backends import get_backend
 from moto.moto_api import state_manager
 
@@ -35,6 +38,7 @@ from rollback.migrate import (
     pre_migration_snapshots,
     read_migrate_command,
     snapshot_id,
+    take_snapshot,
 )
 from rollback.stack import PulumiStack
 from tests.test_rollback_support import (
@@ -398,6 +402,56 @@ def test_a_stack_without_a_database_has_no_restore_point_to_demand(
 
 
 # --- pure parts ----------------------------------------------------------------------------------
+def _snapshot_stub(*answers: dict[str, Any]) -> tuple[Any, Stubber]:
+    """Stubber RDS: CreateDBClusterSnapshot, then one DescribeDBClusterSnapshots per answer."""
+    rds = boto3.client("rds", region_name=REGION, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")  # fmt: skip
+    stub = Stubber(rds)
+    stub.add_response("create_db_cluster_snapshot", {"DBClusterSnapshot": {}})
+    for answer in answers:
+        stub.add_response("describe_db_cluster_snapshots", {"DBClusterSnapshots": [answer]},
+                          {"DBClusterSnapshotIdentifier": "snap-1"})  # fmt: skip
+    return rds, stub
+
+
+def test_snapshot_wait_logs_progress_changes_and_ends_when_available(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rds, stub = _snapshot_stub({"Status": "creating", "PercentProgress": 0},
+                               {"Status": "creating", "PercentProgress": 0},
+                               {"Status": "creating", "PercentProgress": 60},
+                               {"Status": "available", "PercentProgress": 100})  # fmt: skip
+    env = NoSleep()
+    with stub, caplog.at_level(logging.INFO, logger="deplight.migrate"):
+        take_snapshot(rds, "web-prod-db", "snap-1", {}, timeout_s=600, poll_s=10,
+                      sleep=env.sleep, clock=env.clock)  # fmt: skip
+        stub.assert_no_pending_responses()
+    assert env.t == 30
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, "snapshot snap-1: creating (0%)"),
+        (logging.INFO, "snapshot snap-1: creating (60%)"),
+        (logging.INFO, "snapshot snap-1: available (100%)"),
+    ]
+
+
+def test_snapshot_that_fails_or_takes_too_long_stops_the_release() -> None:
+    rds, stub = _snapshot_stub({"Status": "creating"}, {"Status": "failed"})
+    env = NoSleep()
+    with stub, pytest.raises(RuntimeError, match=r"^snapshot snap-1 ended failed$"):
+        take_snapshot(rds, "web-prod-db", "snap-1", {}, timeout_s=600, poll_s=10,
+                      sleep=env.sleep, clock=env.clock)  # fmt: skip
+    assert env.t == 10
+
+    rds, stub = _snapshot_stub(*[{"Status": "creating"}] * 3)
+    env = NoSleep()
+    with stub, pytest.raises(RuntimeError,
+                             match=r"^snapshot snap-1 not available after 20 s \(creating\)$"):  # fmt: skip
+        take_snapshot(rds, "web-prod-db", "snap-1", {}, timeout_s=20, poll_s=10,
+                      sleep=env.sleep, clock=env.clock)  # fmt: skip
+        stub.assert_no_pending_responses()
+    assert env.t == 20
+
+
 def test_snapshot_names_are_valid_rds_identifiers() -> None:
     name = snapshot_id("web-prod-db", None, 1, "3f2a9c1", "deploy-a1b2c3d4e5f6")
     assert name == "web-prod-db-schema-none-to-1-3f2a9c1-deploy-a1b2c3d4e5f6"

@@ -15,6 +15,7 @@ responses shaped as in the CodeDeploy API reference.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -256,6 +257,28 @@ def test_timeout_fails_with_the_deployment_id() -> None:
     with stub, pytest.raises(ReleaseFailedError, match=r"d-ABCDEF123 did not shift .* within 60 s"):
         wait_for_traffic(client, "d-ABCDEF123", timeout_seconds=60, poll_seconds=0,
                          clock=lambda: next(now), sleep=lambda _s: None)  # fmt: skip
+
+
+def test_a_transient_status_error_is_a_warning_that_says_when_it_polls_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stubber: one throttled GetDeployment (ThrottlingException), then the deployment done."""
+    client, stub = stubbed()
+    ids = {"deploymentId": "d-ABCDEF123"}
+    stub.add_client_error("get_deployment", "ThrottlingException", "Rate exceeded", 400,
+                          expected_params=ids)  # fmt: skip
+    stub.add_response("get_deployment", deployment("Succeeded"), ids)
+    sleeps: list[float] = []
+    with stub, caplog.at_level(logging.INFO, logger="deplight.release"):
+        log = wait_for_traffic(client, "d-ABCDEF123", timeout_seconds=60, poll_seconds=7,
+                               sleep=sleeps.append)  # fmt: skip
+    assert sleeps == [7] and log == ["Succeeded: production traffic is on the new task set"]
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.WARNING, "d-ABCDEF123: status poll 1 failed (An error occurred "
+         "(ThrottlingException) when calling the GetDeployment operation: Rate exceeded); "
+         "trying again in 7 s"),
+        (logging.INFO, "d-ABCDEF123: Succeeded: production traffic is on the new task set"),
+    ]  # fmt: skip
 
 
 # --- what a release is (diff) -------------------------------------------------------------------

@@ -9,6 +9,7 @@ states other than ``healthy`` (moto reports every registered IP target healthy).
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,29 @@ def test_wait_for_rollback_times_out() -> None:
     assert not ok and "not finished after 20 s" in text
 
 
+def test_wait_for_service_rollback_times_out_reporting_each_change_once() -> None:
+    """Stubber (moto lacks DescribeServiceDeployments): a service deployment that stays
+    ROLLBACK_IN_PROGRESS."""
+    ecs, stub = _stubbed("ecs")
+    arn = "arn:aws:ecs:eu-west-1:123456789012:service-deployment/web-prod/web-prod/AbCdEf0123"
+    for stage in ("BAKE_TIME", "ROLLBACK_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
+        stub.add_response("describe_service_deployments", {"serviceDeployments": [
+            {"serviceDeploymentArn": arn, "status": "ROLLBACK_IN_PROGRESS",
+             "lifecycleStage": stage}], "failures": []}, {"serviceDeploymentArns": [arn]})  # fmt: skip
+    seen: list[str] = []
+    env = NoSleep()
+    with stub:
+        ok, text = awsapi.wait_for_service_rollback(
+            ecs, arn, timeout_s=20, poll_s=10, report=lambda s: seen.append(s.describe()),
+            sleep=env.sleep, clock=env.clock,
+        )  # fmt: skip
+        stub.assert_no_pending_responses()
+    last = "ECS service deployment AbCdEf0123: ROLLBACK_IN_PROGRESS, ROLLBACK_IN_PROGRESS"
+    assert not ok and text == f"ECS rollback not finished after 20 s ({last})"
+    assert seen == ["ECS service deployment AbCdEf0123: ROLLBACK_IN_PROGRESS, BAKE_TIME", last]
+    assert env.t == 20
+
+
 # -- audit ----------------------------------------------------------------------------------------
 
 
@@ -232,6 +256,22 @@ def test_verification_facts_and_differences(aws_endpoint: str, tmp_path: Path) -
     result = verify_release(adapter(fake, tmp_path), world.aws, world.outputs(), A,
                             timeout_s=30, poll_s=10, sleep=env.sleep, clock=env.clock)  # fmt: skip
     assert not result.ok and env.t == 30 and fake.ops() == []
+
+
+def test_verification_logs_each_wait_with_what_it_waits_for(
+    aws_endpoint: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = MotoWorld(aws_endpoint)
+    world.run(A, running=1)
+    env = NoSleep()
+    with caplog.at_level(logging.INFO, logger="rollback.verify"):
+        result = verify_release(adapter(FakeAutoStack("dev", {}), tmp_path), world.aws,
+                                world.outputs(), A, timeout_s=25, poll_s=10, sleep=env.sleep,
+                                clock=env.clock)  # fmt: skip
+    # waits at 0, 10 and 20 s (the last pause is not cut to the timeout); 30 s is past it
+    assert not result.ok and env.t == 30
+    waits = [(r.levelno, r.getMessage()) for r in caplog.records if "waiting" in r.getMessage()]
+    assert waits == [(logging.INFO, "verify: waiting 10s: 1 task(s) running, 2 desired")] * 3
 
 
 def test_desired_count_changed_outside_pulumi_fails_verification(aws_endpoint: str,

@@ -30,8 +30,9 @@ from rollback.commands import (
     releases_report,
     render_releases,
     rollback,
+    wait_for_unlock,
 )
-from rollback.errors import BadInputError
+from rollback.errors import BadInputError, LockHolder
 from rollback.stack import PulumiStack
 from tests.test_rollback_support import (
     REGION,
@@ -418,6 +419,47 @@ def test_fast_path_when_the_lock_never_clears(aws_endpoint: str, tmp_path: Path)
     assert (record["result"], record["path"]) == ("failed", "fast")
     assert "still locked" in record["error"] and "traffic is already back" in record["error"]
     assert record["config"] == f"unchanged ({C}): nothing was written"
+
+
+class _Holders:
+    """A stack whose lock holders are scripted, one list per call of ``lock_holders``."""
+
+    def __init__(self, *answers: list[LockHolder]) -> None:
+        self.answers = list(answers)
+
+    def lock_holders(self) -> list[LockHolder]:
+        return self.answers.pop(0)
+
+
+def test_wait_for_unlock_logs_each_wait_and_the_outcome(caplog: pytest.LogCaptureFixture) -> None:
+    ci = [LockHolder("ci@runner-7", pid=4242)]
+    env = NoSleep()
+    with caplog.at_level(logging.INFO, logger="deplight.release"):
+        assert wait_for_unlock(_Holders(ci, ci, []), "rollback prod", deadline=90, poll_s=30,
+                               env=env) == []  # fmt: skip
+    waiting = "rollback prod: waiting for the update holding the lock to end"
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, f"{waiting} (0s waited, 1m30s left): ci@runner-7 (pid 4242)"),
+        (logging.INFO, f"{waiting} (30s waited, 1m00s left): ci@runner-7 (pid 4242)"),
+        (logging.INFO, "rollback prod: the lock is free after 1m00s"),
+    ]  # fmt: skip
+
+    caplog.clear()
+    env = NoSleep()
+    with caplog.at_level(logging.INFO, logger="deplight.release"):
+        assert wait_for_unlock(_Holders(ci, ci, ci), "rollback prod", deadline=40, poll_s=30,
+                               env=env) == ci  # fmt: skip
+    assert env.t == 60, "the last pause is not cut to the deadline"
+    assert [(r.levelno, r.getMessage()) for r in caplog.records][1:] == [
+        (logging.INFO, f"{waiting} (30s waited, 10s left): ci@runner-7 (pid 4242)"),
+        (logging.ERROR, "rollback prod: still locked after 1m00s by ci@runner-7 (pid 4242)"),
+    ]  # fmt: skip
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="deplight.release"):
+        assert wait_for_unlock(_Holders([]), "rollback prod", deadline=40, poll_s=30,
+                               env=NoSleep()) == []  # fmt: skip
+    assert caplog.records == [], "a free lock is not worth a line"
 
 
 def test_a_rollback_in_progress_is_not_stopped_by_another(aws_endpoint: str,
