@@ -1,21 +1,25 @@
 """A stack file holds only what differs from its tier's defaults (README: configuration).
 
-Every committed ``Pulumi.<stack>.yaml`` is walked key by key, down to the leaves of nested
-objects: a key whose removal leaves the parsed settings as they were repeats a default, whether
-the default comes from the tier's table, from the field (the same in every tier) or from the stack
-(``github.subjects``: ``environment:<stack>``).
+Every committed ``Pulumi.<stack>.yaml`` and every stack file ``deplight init`` writes is walked
+key by key, down to the leaves of nested objects: a key whose removal leaves the parsed settings
+as they were repeats a default, whether the default comes from the tier's table, from the field
+(the same in every tier) or from the stack (``github.subjects``: ``environment:<stack>``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.settings import NAMESPACE, Settings, SettingsError
+from deplight import cli
 from deplight.harness import read_stack_config, settings_for
+from deplight.init import collect, plan_files
 from tests.conftest import COMMITTED_STACKS
 
 TIER_KEY = f"{NAMESPACE}:tier"
@@ -137,3 +141,30 @@ def test_a_repeated_default_is_named_with_its_value(tier: str, key: str, value: 
 )
 def test_a_value_that_differs_is_not_a_repeat(tier: str, key: str, value: Any) -> None:
     assert repeated_defaults("dev", stack_with(tier, key, value)) == []
+
+
+# -- the stack files `deplight init` writes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        [],  # every answer at its default: service web, port 8080, /health
+        ["--service-name", "billing", "--port", "3000", "--health-check-path", "/healthz",
+         "--certificate-arn",
+         "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"],
+    ],
+    ids=["default-answers", "own-answers"],
+)  # fmt: skip
+def test_a_stack_file_init_writes_repeats_no_default(tmp_path: Path, flags: list[str]) -> None:
+    args = cli.build_parser().parse_args(
+        ["init", str(tmp_path / "infra"), "--repository", "example-org/web", "--region",
+         "eu-west-1", *flags]
+    )  # fmt: skip
+    files = plan_files(collect(args, interactive=False))
+    for stack in ("dev", "prod"):
+        text = files[tmp_path / "infra" / f"Pulumi.{stack}.yaml"]
+        assert isinstance(text, str)
+        config = yaml.safe_load(text)["config"]
+        found = repeated_defaults(stack, config)
+        assert found == [], f"init's Pulumi.{stack}.yaml repeats its tier's defaults: {found}"
