@@ -166,6 +166,84 @@ class HealthCheckSettings:
     list starts with ``CMD`` or ``CMD-SHELL``); exit 0 means healthy."""
 
 
+# Per-tier defaults: the values a stack file does not set that depend on its tier. Every tier lists
+# the same keys, and only keys whose value differs between tiers; the field of the same name takes
+# the production tier's value as its default (_PRODUCTION_DEFAULTS), so that a field and a table
+# can never disagree. Every other default is the same in every tier and lives on its field alone.
+TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
+    Tier.DEVELOPMENT: {
+        "service": {
+            "cpu": 256, "memory": 512, "desired_count": 1, "min_count": 1, "max_count": 2,
+            "ecr_keep_images": 20, "ecr_immutable_tags": False, "readonly_root_filesystem": False,
+        },
+        "network": {
+            "az_count": 2, "nat": NatStrategy.SINGLE, "flow_logs": False,
+            "flow_logs_retention_days": 14,
+        },
+        "deploy": {
+            "strategy": Strategy.ROLLING, "traffic": TrafficShift.ALL_AT_ONCE,
+            "blue_termination_minutes": 5,
+        },
+        "ingress": {"deletion_protection": False, "access_logs": False, "waf": False},
+        "observability": {
+            "log_retention_days": 7, "xray_sampling_rate": 0.1, "audit_deletion_protection": False,
+            "customer_managed_key": False,
+        },
+    },
+    Tier.PRODUCTION: {
+        "service": {
+            "cpu": 1024, "memory": 2048, "desired_count": 3, "min_count": 3, "max_count": 10,
+            "ecr_keep_images": 50, "ecr_immutable_tags": True, "readonly_root_filesystem": True,
+        },
+        # One year of logs (CKV_AWS_338): incident and audit look-backs reach past a quarter, and
+        # the README's configuration table gives the cost trade-off.
+        "network": {
+            "az_count": 3, "nat": NatStrategy.PER_AZ, "flow_logs": True,
+            "flow_logs_retention_days": 365,
+        },
+        "deploy": {
+            "strategy": Strategy.CODEDEPLOY, "traffic": TrafficShift.CANARY,
+            "blue_termination_minutes": 60,
+        },
+        "ingress": {"deletion_protection": True, "access_logs": True, "waf": True},
+        "observability": {
+            "log_retention_days": 365, "xray_sampling_rate": 0.05, "audit_deletion_protection": True,
+            "customer_managed_key": True,
+        },
+    },
+}  # fmt: skip
+
+# Per-tier defaults of the data tier's two stores (a stack file turns a store on with
+# ``enabled: true`` and overrides single values); the same rules as TIER_DEFAULTS.
+DATA_TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
+    Tier.DEVELOPMENT: {
+        # One small instance that pauses when idle, nothing kept after deletion.
+        "postgres": {
+            "min_capacity": 0.0, "max_capacity": 2.0, "instances": 1, "backup_retention_days": 1,
+            "deletion_protection": False, "final_snapshot": False,
+        },
+        "cache": {"node_type": "cache.t4g.micro", "nodes": 1, "snapshot_retention_days": 0},
+    },
+    Tier.PRODUCTION: {
+        # A writer and a reader in different AZs; 14 days of backups; a final snapshot.
+        "postgres": {
+            "min_capacity": 0.5, "max_capacity": 8.0, "instances": 2, "backup_retention_days": 14,
+            "deletion_protection": True, "final_snapshot": True,
+        },
+        "cache": {"node_type": "cache.t4g.small", "nodes": 2, "snapshot_retention_days": 7},
+    },
+}  # fmt: skip
+
+
+_PRODUCTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    **TIER_DEFAULTS[Tier.PRODUCTION],
+    **DATA_TIER_DEFAULTS[Tier.PRODUCTION],
+}
+"""Where the default of a field whose default depends on the tier comes from, for a settings
+object built directly (tests, tools): the production tier, the tier :func:`parse_settings` gives
+a stack that names none."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceSettings:
     """The container service and its task size."""
@@ -178,15 +256,15 @@ class ServiceSettings:
     """HTTP path the load balancer probes (and, with ``health_check.type: curl``, the container)."""
     health_check: HealthCheckSettings = field(default_factory=HealthCheckSettings)
     """The container health check (``curl``, ``http`` = load balancer only, or ``command``)."""
-    cpu: int = 256
+    cpu: int = _PRODUCTION_DEFAULTS["service"]["cpu"]
     """Fargate CPU units (256, 512, 1024, ...)."""
-    memory: int = 512
+    memory: int = _PRODUCTION_DEFAULTS["service"]["memory"]
     """Fargate memory in MiB; must be allowed for ``cpu``."""
-    desired_count: int = 1
+    desired_count: int = _PRODUCTION_DEFAULTS["service"]["desired_count"]
     """Tasks at first deploy; autoscaling moves it between ``min_count`` and ``max_count``."""
-    min_count: int = 1
+    min_count: int = _PRODUCTION_DEFAULTS["service"]["min_count"]
     """Autoscaling minimum."""
-    max_count: int = 2
+    max_count: int = _PRODUCTION_DEFAULTS["service"]["max_count"]
     """Autoscaling maximum."""
     cpu_target_percent: int = 60
     """Target-tracking CPU utilisation."""
@@ -200,11 +278,11 @@ class ServiceSettings:
     """Run the X-Ray daemon sidecar and let the task write traces."""
     xray_daemon_image: str | None = None
     """X-Ray daemon image pinned by digest (``...@sha256:<64 hex>``); required with ``xray``."""
-    ecr_keep_images: int = 30
+    ecr_keep_images: int = _PRODUCTION_DEFAULTS["service"]["ecr_keep_images"]
     """Release images the ECR lifecycle policy keeps (the rollback window)."""
-    ecr_immutable_tags: bool = True
+    ecr_immutable_tags: bool = _PRODUCTION_DEFAULTS["service"]["ecr_immutable_tags"]
     """Refuse to overwrite an existing tag in ECR."""
-    readonly_root_filesystem: bool = False
+    readonly_root_filesystem: bool = _PRODUCTION_DEFAULTS["service"]["readonly_root_filesystem"]
     """Run the app container with a read-only root filesystem; ``/tmp`` stays writable (a task
     volume). Production default on; turn it off only for an image that writes elsewhere."""
 
@@ -215,13 +293,13 @@ class NetworkSettings:
 
     cidr: str = "10.0.0.0/16"
     """VPC CIDR: private (RFC 1918), large enough for 2 subnets per AZ of at least /27."""
-    az_count: int = 2
+    az_count: int = _PRODUCTION_DEFAULTS["network"]["az_count"]
     """Availability zones to spread over (1-6)."""
-    nat: NatStrategy = NatStrategy.SINGLE
+    nat: NatStrategy = _PRODUCTION_DEFAULTS["network"]["nat"]
     """NAT gateway strategy."""
-    flow_logs: bool = False
+    flow_logs: bool = _PRODUCTION_DEFAULTS["network"]["flow_logs"]
     """Send VPC flow logs to CloudWatch Logs."""
-    flow_logs_retention_days: int = 14
+    flow_logs_retention_days: int = _PRODUCTION_DEFAULTS["network"]["flow_logs_retention_days"]
     """Retention of the flow log group."""
 
     @property
@@ -246,15 +324,15 @@ class NetworkSettings:
 class DeploySettings:
     """How releases happen."""
 
-    strategy: Strategy = Strategy.CODEDEPLOY
+    strategy: Strategy = _PRODUCTION_DEFAULTS["deploy"]["strategy"]
     """Release strategy."""
-    traffic: TrafficShift = TrafficShift.CANARY
+    traffic: TrafficShift = _PRODUCTION_DEFAULTS["deploy"]["traffic"]
     """Traffic shift for ``codedeploy`` and ``ecs_bluegreen``."""
     percent: int = 10
     """Canary/linear step in percent (1-99)."""
     interval_minutes: int = 5
     """Minutes between canary/linear steps (1-2880)."""
-    blue_termination_minutes: int = 60
+    blue_termination_minutes: int = _PRODUCTION_DEFAULTS["deploy"]["blue_termination_minutes"]
     """Minutes the old (blue) tasks stay alive after the shift: the fast-rollback window (0-2880)."""
     bake_time_minutes: int = 10
     """``ecs_bluegreen``: minutes both revisions run after the shift before blue is removed (0-1440)."""
@@ -277,9 +355,9 @@ class IngressSettings:
     """Port of the test listener (green before traffic shifts)."""
     test_cidrs: tuple[str, ...] = ()
     """CIDRs that may reach the test listener; empty means nobody from outside the VPC."""
-    deletion_protection: bool = True
+    deletion_protection: bool = _PRODUCTION_DEFAULTS["ingress"]["deletion_protection"]
     """ALB deletion protection."""
-    access_logs: bool = False
+    access_logs: bool = _PRODUCTION_DEFAULTS["ingress"]["access_logs"]
     """Write ALB access logs to S3. Without ``access_logs_bucket`` the stack creates its own log
     bucket (SSE-S3, lifecycle, public access blocked, the ELB log-delivery policy)."""
     access_logs_bucket: str | None = None
@@ -287,7 +365,7 @@ class IngressSettings:
     ``access_logs``; its policy must already admit ELB log delivery)."""
     access_logs_retention_days: int = 90
     """Days the stack's own log bucket keeps access logs before they expire (1-3650)."""
-    waf: bool = False
+    waf: bool = _PRODUCTION_DEFAULTS["ingress"]["waf"]
     """Put a WAFv2 web ACL in front of the internet-facing ALB: AWS managed rule groups (common
     rule set, known bad inputs, IP reputation) and a rate-based rule. Production default on."""
     waf_rate_limit: int = 2000
@@ -308,15 +386,15 @@ class IngressSettings:
 class ObservabilitySettings:
     """Logs, traces, alarms and alerts."""
 
-    log_retention_days: int = 30
+    log_retention_days: int = _PRODUCTION_DEFAULTS["observability"]["log_retention_days"]
     """Retention of the service log group."""
     log_kms_key_arn: str | None = None
     """An existing KMS key for the service log group instead of the stack's own key (optional)."""
-    customer_managed_key: bool = False
+    customer_managed_key: bool = _PRODUCTION_DEFAULTS["observability"]["customer_managed_key"]
     """Create one customer-managed KMS key for the stack (yearly rotation) and encrypt the log
     groups, ECR, the audit table and the alert topic with it. Production default on; off, they
     use AWS-managed keys."""
-    xray_sampling_rate: float = 0.05
+    xray_sampling_rate: float = _PRODUCTION_DEFAULTS["observability"]["xray_sampling_rate"]
     """Fraction of requests traced (0-1)."""
     alarm_5xx_rate_percent: float = 1.0
     """Target 5xx responses as a percentage of requests that trips the rollback alarm."""
@@ -334,7 +412,9 @@ class ObservabilitySettings:
     """E-mail subscribed to the alert topic (optional)."""
     alert_sns_topic_arn: str | None = None
     """Existing SNS topic for alerts instead of creating one (optional)."""
-    audit_deletion_protection: bool = True
+    audit_deletion_protection: bool = _PRODUCTION_DEFAULTS["observability"][
+        "audit_deletion_protection"
+    ]
     """Refuse to delete the release/rollback audit table (the second copy of the release log)."""
 
 
@@ -453,19 +533,19 @@ class PostgresSettings:
     """Database created with the cluster."""
     master_username: str = "app_admin"
     """Master user; its password is generated and rotated by RDS in Secrets Manager."""
-    min_capacity: float = 0.5
+    min_capacity: float = _PRODUCTION_DEFAULTS["postgres"]["min_capacity"]
     """Serverless v2 minimum ACUs (0-256 in steps of 0.5); 0 pauses an idle cluster."""
-    max_capacity: float = 8.0
+    max_capacity: float = _PRODUCTION_DEFAULTS["postgres"]["max_capacity"]
     """Serverless v2 maximum ACUs (1-256 in steps of 0.5)."""
     seconds_until_auto_pause: int = 300
     """With ``min_capacity`` 0: idle seconds before the cluster pauses (300-86400)."""
-    instances: int = 2
+    instances: int = _PRODUCTION_DEFAULTS["postgres"]["instances"]
     """Writer plus readers (1-16); instance i runs in AZ i mod az_count."""
-    backup_retention_days: int = 14
+    backup_retention_days: int = _PRODUCTION_DEFAULTS["postgres"]["backup_retention_days"]
     """Automated backup retention (1-35 days)."""
-    deletion_protection: bool = True
+    deletion_protection: bool = _PRODUCTION_DEFAULTS["postgres"]["deletion_protection"]
     """Refuse to delete the cluster."""
-    final_snapshot: bool = True
+    final_snapshot: bool = _PRODUCTION_DEFAULTS["postgres"]["final_snapshot"]
     """Take a final snapshot when the cluster is deleted."""
     performance_insights_retention_days: int = 7
     """Performance Insights retention: 7, a multiple of 31 up to 713, or 731 days."""
@@ -491,11 +571,11 @@ class CacheSettings:
     """Valkey or Redis OSS."""
     engine_version: str = "8.0"
     """Engine version (``major.minor``)."""
-    node_type: str = "cache.t4g.small"
+    node_type: str = _PRODUCTION_DEFAULTS["cache"]["node_type"]
     """Node type of every node."""
-    nodes: int = 2
+    nodes: int = _PRODUCTION_DEFAULTS["cache"]["nodes"]
     """Primary plus replicas (1-6); 2 or more gives automatic failover across AZs."""
-    snapshot_retention_days: int = 7
+    snapshot_retention_days: int = _PRODUCTION_DEFAULTS["cache"]["snapshot_retention_days"]
     """Daily snapshots kept (0-35; 0 takes none)."""
     alarm_cpu_percent: int = 80
     """Engine CPU utilisation of the busiest node that pages."""
@@ -589,67 +669,10 @@ WEBHOOK_URL_KEY = "notifications_webhook_url"
 """Slack incoming webhook for release messages: a stack secret read by the release commands
 (:mod:`rollback.notify`), never by the program, which only checks that it is a secret."""
 
-# Per-tier defaults: the values a stack file does not set.
-TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
-    Tier.DEVELOPMENT: {
-        "service": {
-            "cpu": 256, "memory": 512, "desired_count": 1, "min_count": 1, "max_count": 2,
-            "ecr_keep_images": 20, "ecr_immutable_tags": False, "readonly_root_filesystem": False,
-        },
-        "network": {"az_count": 2, "nat": "single", "flow_logs": False},
-        "deploy": {"strategy": "rolling", "traffic": "all_at_once", "blue_termination_minutes": 5},
-        "ingress": {"deletion_protection": False, "access_logs": False, "waf": False},
-        "observability": {
-            "log_retention_days": 7, "xray_sampling_rate": 0.1, "audit_deletion_protection": False,
-            "customer_managed_key": False,
-        },
-    },
-    Tier.PRODUCTION: {
-        "service": {
-            "cpu": 1024, "memory": 2048, "desired_count": 3, "min_count": 3, "max_count": 10,
-            "ecr_keep_images": 50, "ecr_immutable_tags": True, "readonly_root_filesystem": True,
-        },
-        # One year of logs (CKV_AWS_338): incident and audit look-backs reach past a quarter, and
-        # the README's configuration table gives the cost trade-off.
-        "network": {
-            "az_count": 3, "nat": "per_az", "flow_logs": True, "flow_logs_retention_days": 365,
-        },
-        "deploy": {
-            "strategy": "codedeploy", "traffic": "canary", "percent": 10, "interval_minutes": 5,
-            "blue_termination_minutes": 60,
-        },
-        "ingress": {"deletion_protection": True, "access_logs": True, "waf": True},
-        "observability": {
-            "log_retention_days": 365, "xray_sampling_rate": 0.05, "customer_managed_key": True,
-        },
-    },
-}  # fmt: skip
-
 TOP_LEVEL_KEYS = (
     TIER, IMAGE_TAG, SCHEMA_VERSION, RELEASE, "service", "network", "deploy", "ingress",
     "observability", "github", "notifications", "release_api", "data", WEBHOOK_URL_KEY,
 )  # fmt: skip
-
-# Per-tier defaults of the data tier's two stores (a stack file turns a store on with
-# ``enabled: true`` and overrides single values).
-DATA_TIER_DEFAULTS: dict[Tier, dict[str, dict[str, Any]]] = {
-    Tier.DEVELOPMENT: {
-        # One small instance that pauses when idle, nothing kept after deletion.
-        "postgres": {
-            "min_capacity": 0.0, "max_capacity": 2.0, "instances": 1, "backup_retention_days": 1,
-            "deletion_protection": False, "final_snapshot": False,
-        },
-        "cache": {"node_type": "cache.t4g.micro", "nodes": 1, "snapshot_retention_days": 0},
-    },
-    Tier.PRODUCTION: {
-        # A writer and a reader in different AZs; 14 days of backups; a final snapshot.
-        "postgres": {
-            "min_capacity": 0.5, "max_capacity": 8.0, "instances": 2, "backup_retention_days": 14,
-            "deletion_protection": True, "final_snapshot": True,
-        },
-        "cache": {"node_type": "cache.t4g.small", "nodes": 2, "snapshot_retention_days": 7},
-    },
-}  # fmt: skip
 
 PG_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 PG_VERSION_RE = re.compile(r"^(1[3-9])\.(\d{1,2})$")

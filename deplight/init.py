@@ -29,6 +29,7 @@ from components.settings import (
     HOSTED_ZONE_RE,
     NAME_RE,
     REPOSITORY_RE,
+    ServiceSettings,
     known_regions,
 )
 
@@ -175,6 +176,16 @@ def _prod_ingress(a: Answers) -> tuple[str, str]:
     return block, note
 
 
+def _service_settings(a: Answers) -> str:
+    """The stack files' ``deplight:service`` block: only the answers that differ from the settings'
+    defaults (a stack file holds only what differs from its tier), or nothing."""
+    defaults = ServiceSettings()
+    given = {"name": a.service, "container_port": a.port, "health_check_path": a.health_check_path}
+    lines = [f"    {key}: {value}\n" for key, value in given.items()
+             if value != getattr(defaults, key)]  # fmt: skip
+    return "  deplight:service:\n" + "".join(lines) if lines else ""
+
+
 def render(template: Path, a: Answers) -> str:
     ingress, note = _prod_ingress(a)
     values = {
@@ -184,6 +195,7 @@ def render(template: Path, a: Answers) -> str:
         "__DEPLIGHT_REQUIREMENT__": a.requirement, "__INFRA_DIR__": a.infra_dir,
         "__WORKFLOWS_DIR__": Path(os.path.relpath(a.workflows_dir, a.project_dir)).as_posix(),
         "__PROD_INGRESS__": ingress, "__PROD_NOTE__": note,
+        "__SERVICE_SETTINGS__": _service_settings(a),
     }  # fmt: skip
     text = template.read_text()
     for key, value in values.items():
@@ -263,9 +275,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--region", help="AWS region of the stacks (asked on a TTY)")
     p.add_argument("--service-name", help="service.name (default: from the repository name)")
     p.add_argument("--project-name", help="Pulumi project name (default: the service name)")
-    p.add_argument("--port", type=int, default=8080, help="container port (default 8080)")
-    p.add_argument("--health-check-path", default="/health",
-                   help="health endpoint (default /health)")  # fmt: skip
+    service = ServiceSettings()  # the settings' defaults, so that init never restates them
+    p.add_argument("--port", type=int, default=service.container_port,
+                   help=f"container port (default {service.container_port})")  # fmt: skip
+    p.add_argument("--health-check-path", default=service.health_check_path,
+                   help=f"health endpoint (default {service.health_check_path})")  # fmt: skip
     p.add_argument("--dockerfile", default="Dockerfile",
                    help="Dockerfile path from the application root (default Dockerfile)")  # fmt: skip
     p.add_argument("--context", default=".",

@@ -57,8 +57,7 @@ def test_init_writes_the_project_and_the_workflows(app: Path) -> None:
     dev = yaml.safe_load((infra / "Pulumi.dev.yaml").read_text())["config"]
     assert dev["aws:region"] == "eu-west-1" and dev["deplight:tier"] == "development"
     assert dev["deplight:github"] == {"repository": "example-org/billing-api",
-                                      "oidc_provider": "create",
-                                      "subjects": ["environment:dev"]}  # fmt: skip
+                                      "oidc_provider": "create"}  # fmt: skip
     assert "deplight:image_tag" not in dev, "the first up is a bootstrap"
     assert (infra / "policies" / "config" / "prod.json").read_text() == (
         ROOT / "policies" / "config" / "prod.json").read_text()  # fmt: skip
@@ -70,6 +69,7 @@ def test_init_writes_the_project_and_the_workflows(app: Path) -> None:
 def test_the_scaffold_plans_and_passes_the_dev_check(app: Path) -> None:
     run = run_program("dev", project_dir=app / "infra")
     assert run.one("aws:ecr/repository:Repository").inputs["name"] == "billing-api-dev"
+    assert run.settings.github.subjects == ("environment:dev",), "the default, not written"
     assert any("bootstrap" in w for w in run.warnings)
     config, _ = load_policy_config("dev", app / "infra" / "policies")
     assert [v for v in evaluate_in_process(run, config) if v.level == "mandatory"] == []

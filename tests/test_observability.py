@@ -36,7 +36,8 @@ def test_log_group_retention_per_stack(stack: str, days: int) -> None:
 def test_log_group_kms_key_when_configured() -> None:
     config = read_stack_config("dev")
     key = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
-    config["deplight:observability"] = {**config["deplight:observability"], "log_kms_key_arn": key}
+    config["deplight:observability"] = {**config.get("deplight:observability", {}),
+                                        "log_kms_key_arn": key}  # fmt: skip
     run = run_program("dev", config)
     assert run.one("aws:cloudwatch/logGroup:LogGroup", "web-dev-logs").inputs["kmsKeyId"] == key
 
@@ -123,7 +124,7 @@ def test_email_subscription_only_when_configured() -> None:
 def test_existing_topic_is_used_instead_of_a_new_one() -> None:
     config = read_stack_config("dev")
     arn = "arn:aws:sns:us-east-1:123456789012:shared-alerts"
-    config["deplight:observability"] = {**config["deplight:observability"],
+    config["deplight:observability"] = {**config.get("deplight:observability", {}),
                                         "alert_sns_topic_arn": arn}  # fmt: skip
     run = run_program("dev", config)
     assert not run.of_type("aws:sns/topic:Topic")

@@ -66,6 +66,65 @@ def test_missing_tier_defaults_to_production_the_safe_profile() -> None:
     assert s.network.nat is NatStrategy.PER_AZ
 
 
+# The settings objects a tier's table fills, by the table's section names.
+TIER_SECTIONS: dict[str, type] = {
+    "service": settings_module.ServiceSettings, "network": settings_module.NetworkSettings,
+    "deploy": settings_module.DeploySettings, "ingress": settings_module.IngressSettings,
+    "observability": settings_module.ObservabilitySettings,
+    "postgres": settings_module.PostgresSettings, "cache": settings_module.CacheSettings,
+}  # fmt: skip
+
+
+def tier_table(tier: Tier) -> dict[str, dict[str, Any]]:
+    """Both tables of a tier (their section names do not overlap)."""
+    main, data = settings_module.TIER_DEFAULTS[tier], settings_module.DATA_TIER_DEFAULTS[tier]
+    assert not set(main) & set(data)
+    return {**main, **data}
+
+
+def test_every_tier_lists_the_same_keys_and_only_keys_whose_default_differs() -> None:
+    dev, prod = tier_table(Tier.DEVELOPMENT), tier_table(Tier.PRODUCTION)
+    assert set(dev) == set(prod) == set(TIER_SECTIONS)
+    for section in TIER_SECTIONS:
+        assert set(dev[section]) == set(prod[section]), (
+            f"{section}: a key only one tier lists takes the field's default in the other "
+            f"(development only: {sorted(set(dev[section]) - set(prod[section]))}, "
+            f"production only: {sorted(set(prod[section]) - set(dev[section]))})"
+        )
+    same = [f"{s}.{k}: {v!r}" for s in dev for k, v in dev[s].items() if prod[s][k] == v]
+    assert same == [], "the same in every tier: such a default belongs on the field alone"
+
+
+@pytest.mark.parametrize("section", sorted(TIER_SECTIONS))
+def test_a_field_of_a_tier_key_defaults_to_the_production_table_never_to_its_own(
+    section: str,
+) -> None:
+    fields = {f.name: f for f in dataclasses.fields(TIER_SECTIONS[section])}
+    for key, value in tier_table(Tier.PRODUCTION)[section].items():
+        assert key in fields, f"{section}.{key}: not a field of {TIER_SECTIONS[section].__name__}"
+        default = fields[key].default
+        assert (type(default), default) == (type(value), value), (
+            f"{section}.{key}: the field says {default!r}, the production tier {value!r}"
+        )
+
+
+def test_settings_built_directly_are_what_a_stack_without_a_tier_gets() -> None:
+    """A settings object built in a test or a tool and a parsed stack that names no tier agree;
+    the development tier differs from them by exactly its table."""
+    untiered = parse_settings("s", {})
+    dev = parse_settings("s", {"tier": "development"})
+    development = tier_table(Tier.DEVELOPMENT)
+    for section, cls in TIER_SECTIONS.items():
+        parent = "data" if section in ("postgres", "cache") else ""
+        got, got_dev = (getattr(getattr(s, parent) if parent else s, section)
+                        for s in (untiered, dev))  # fmt: skip
+        assert got == cls(), section
+        assert got_dev == dataclasses.replace(cls(), **development[section]), section
+    assert untiered.data == settings_module.DataSettings()
+    assert untiered.notifications == dev.notifications == settings_module.NotificationSettings()
+    assert untiered.release_api == dev.release_api == settings_module.ReleaseApiSettings()
+
+
 def test_settings_are_frozen() -> None:
     s = parse_settings("dev", {"image_tag": "abcdef0"})
     with pytest.raises(dataclasses.FrozenInstanceError):
