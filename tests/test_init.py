@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import os
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from components.settings import ROLLBACK_ENVIRONMENT_SUFFIX
 from deplight import cli
 from deplight.check import evaluate_in_process, load_policy_config
+from deplight.ci import DEPLOY_ARTIFACT
 from deplight.harness import run_program
-from deplight.init import InitError, collect, service_name_from
+from deplight.init import STACKS, InitError, collect, service_name_from
 from deplight.project import find_project
 from tests.conftest import ROOT
 from tests.test_workflows import WORKFLOWS, load
@@ -209,3 +215,264 @@ def test_init_help_is_reachable() -> None:
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert "init" in sub.choices
+
+
+# --- The template workflows follow this repository's own -------------------------------------
+# This repository's workflows are the reference: they get the fixes first (the auto-rollback's
+# stack from the artifact, GitHub deployments, the tier-based confirmation, PR preview secrets).
+# A team's copies must match them job by job and step by step, but for the differences below.
+
+PAIRS = {"deplight-deploy.yml": "deploy.yml", "deplight-auto-rollback.yml": "auto-rollback.yml",
+         "deplight-rollback.yml": "rollback.yml", "deplight-pr.yml": "pr.yml"}  # fmt: skip
+NOT_TEMPLATED = {
+    # `deplight init` writes no analysis workflow: `deplight analyze` is an optional extra
+    # (README: Pull requests), not part of deploying.
+    "analyze.yml",
+}
+# The team's PR job runs no tests, so it is named for what it does.
+JOB_NAMES = {"test-and-check": "check"}
+# Deplight's own lint, types and test suite (pr.yml): a team's project has no Deplight tests.
+REPO_ONLY_STEPS = {
+    "Install the Pulumi CLI (tests/test_rollback_real_pulumi.py needs it)",
+    "Lint, formatting and types (the same checks as .ci/run)",
+    "Tests",
+}
+# Deplight comes from the project's requirements.txt, not this repository's lock and checkout
+# (`-e .`). Every template job that runs Deplight installs it (checked on its own below); this
+# repository's deciding jobs need no install (deplight.ci runs from the checkout).
+INSTALL_STEPS = {"Install", "Install Deplight"}
+# The scaffold has the stacks dev and prod; this repository also has staging (release/**).
+REPO_ONLY_STACK, REPO_ONLY_BRANCH = "staging", "release/**"
+# The image's Dockerfile and build context are the team's (--dockerfile, --context), and
+# pulumi/actions is told the project's directory (actions ignore `defaults.run`).
+TEMPLATE_ONLY_WITH = {"context", "file", "work-dir"}
+WORKSPACE = "${{ github.workspace }}/"
+
+
+def _shape(doc: dict[str, Any], *, template: bool, infra: str) -> dict[str, Any]:
+    """What a rendered template and this repository's workflow must have in common: the whole
+    document, less the known differences above (and comments, which YAML drops)."""
+    doc = copy.deepcopy(doc)
+    # A team's workflow names carry the prefix deplight- (they sit next to the team's own).
+    doc["name"] = doc["name"].removeprefix("deplight-")
+    on = doc["on"]
+    if "workflow_run" in on:
+        on["workflow_run"]["workflows"] = [
+            w.removeprefix("deplight-") for w in on["workflow_run"]["workflows"]
+        ]
+    if not template and "push" in on:
+        on["push"]["branches"].remove(REPO_ONLY_BRANCH)
+    for spec in ((on.get("workflow_dispatch") or {}).get("inputs") or {}).values():
+        spec.pop("description")  # they name the stacks that need what
+        if not template and "options" in spec:
+            spec["options"].remove(REPO_ONLY_STACK)
+    jobs = {}
+    for name, job in doc["jobs"].items():
+        if not template:
+            name = JOB_NAMES.get(name, name)
+            if "needs" in job:
+                job["needs"] = JOB_NAMES.get(job["needs"], job["needs"])
+        if template and job.get("defaults") == {"run": {"working-directory": infra}}:
+            del job["defaults"]  # the template's jobs run in the project's directory
+        kept = []
+        for step in job.get("steps", []):
+            if step.get("name") in INSTALL_STEPS or (
+                not template and step.get("name") in REPO_ONLY_STEPS
+            ):
+                continue
+            if "run" in step:  # a team's jobs run deplight.ci from the venv, ours from the checkout
+                step["run"] = step["run"].replace(".venv/bin/python -m ", "python -m ")
+            if template and "with" in step:
+                for key in TEMPLATE_ONLY_WITH:
+                    step["with"].pop(key, None)
+                step["with"] = {  # paths from the repository root, where the project is infra/
+                    k: v.removeprefix(WORKSPACE).removeprefix(f"{infra}/") if isinstance(v, str)
+                    else v for k, v in step["with"].items()
+                }  # fmt: skip
+            elif "with" in step and "build-push-action" in step.get("uses", ""):
+                step["with"].pop("context")
+            kept.append(step)
+        job["steps"] = kept
+        jobs[name] = job
+    doc["jobs"] = jobs
+    return doc
+
+
+def _label(step: dict[str, Any]) -> str:
+    return str(step.get("name") or step.get("uses", "").split("@")[0] or step.get("id"))
+
+
+def drift(template: dict[str, Any], ours: dict[str, Any], infra: str = "infra") -> list[str]:
+    """Every difference between a rendered template workflow and ours beyond the known ones."""
+    a, b = _shape(template, template=True, infra=infra), _shape(ours, template=False, infra=infra)
+    found = [f"{key}: template {a.get(key)!r}, ours {b.get(key)!r}"
+             for key in sorted(set(a) | set(b), key=str)
+             if key != "jobs" and a.get(key) != b.get(key)]  # fmt: skip
+    for name in sorted(set(a["jobs"]) | set(b["jobs"])):
+        if name not in a["jobs"] or name not in b["jobs"]:
+            found.append(f"job {name}: only in {'the template' if name in a['jobs'] else 'ours'}")
+            continue
+        ja, jb = a["jobs"][name], b["jobs"][name]
+        found += [f"{name}.{key}: template {ja.get(key)!r}, ours {jb.get(key)!r}"
+                  for key in sorted(set(ja) | set(jb)) if key != "steps" and ja.get(key) != jb.get(key)]  # fmt: skip
+        la, lb = [_label(s) for s in ja["steps"]], [_label(s) for s in jb["steps"]]
+        if la != lb:
+            found.append(f"{name} steps: missing from the template {[s for s in lb if s not in la]}, "
+                         f"only in the template {[s for s in la if s not in lb]}; template {la}, "
+                         f"ours {lb}")  # fmt: skip
+            continue
+        found += [f"{name} step {label}: template {sa!r}, ours {sb!r}"
+                  for label, sa, sb in zip(la, ja["steps"], jb["steps"], strict=True) if sa != sb]  # fmt: skip
+    return found
+
+
+def test_every_template_workflow_has_its_reference(app: Path) -> None:
+    assert set(workflows(app)) == set(PAIRS)
+    assert {p.name for p in WORKFLOWS} == set(PAIRS.values()) | NOT_TEMPLATED
+
+
+@pytest.mark.parametrize(("template", "ours"), PAIRS.items())
+def test_the_template_workflows_follow_ours(app: Path, template: str, ours: str) -> None:
+    found = drift(workflows(app)[template], load(ROOT / ".github" / "workflows" / ours))
+    assert not found, "\n".join(found)
+
+
+def _steps_of(doc: dict[str, Any], job: str) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = doc["jobs"][job]["steps"]
+    return steps
+
+
+def _step(doc: dict[str, Any], job: str, label: str) -> dict[str, Any]:
+    return next(s for s in _steps_of(doc, job) if _label(s) == label)
+
+
+@pytest.mark.parametrize(
+    ("template", "change", "expected"),
+    [
+        ("deplight-deploy.yml",  # a step the template lacks
+         lambda t, o: _steps_of(t, "deploy").remove(_step(t, "deploy", "GitHub deployment (outcome)")),
+         "missing from the template ['GitHub deployment (outcome)']"),
+        ("deplight-deploy.yml",  # a step ours gains (a fix the template never got)
+         lambda t, o: _steps_of(o, "deploy").insert(5, {"name": "Scan the image", "run": "scan"}),
+         "missing from the template ['Scan the image']"),
+        ("deplight-rollback.yml",
+         lambda t, o: t["jobs"]["rollback"]["permissions"].pop("deployments"),
+         "rollback.permissions"),
+        ("deplight-auto-rollback.yml",
+         lambda t, o: t["jobs"]["rollback"].update(environment="${{ needs.decide.outputs.stack }}"),
+         "rollback.environment"),
+        ("deplight-auto-rollback.yml",  # the failed run's code instead of the default branch's
+         lambda t, o: _step(t, "decide", "actions/checkout").update(
+             {"with": {"ref": "${{ github.event.workflow_run.head_sha }}"}}),
+         "decide step actions/checkout"),
+        ("deplight-pr.yml",
+         lambda t, o: _step(t, "preview", "pulumi/actions").update(uses="pulumi/actions@" + "0" * 40),
+         "preview step pulumi/actions"),
+        ("deplight-pr.yml",
+         lambda t, o: t["jobs"]["preview"]["env"].update(STACK="${{ vars.PREVIEW_STACK || 'prod' }}"),
+         "preview.env"),
+        ("deplight-deploy.yml",
+         lambda t, o: _step(t, "deploy", "Release").update(run=".venv/bin/deplight deploy"),
+         "deploy step Release"),
+    ],
+    ids=["step-missing", "step-added-to-ours", "permission", "environment", "checkout-ref",
+         "action-pin", "env", "command"],
+)  # fmt: skip
+def test_drift_is_found(app: Path, template: str, change: Callable[[dict[str, Any], dict[str, Any]], None], expected: str) -> None:  # fmt: skip
+    mine, ours = workflows(app)[template], load(ROOT / ".github" / "workflows" / PAIRS[template])
+    change(mine, ours)
+    found = drift(mine, ours)
+    assert found and any(expected in line for line in found), found
+
+
+def test_every_job_that_runs_deplight_installs_it_first(app: Path) -> None:
+    """A team's checkout has no deplight/ to run `python -m deplight...` from (this repository's
+    deciding jobs do): every job runs it from the venv its "Install Deplight" step made, after it."""
+    for name, doc in workflows(app).items():
+        for job_name, job in doc["jobs"].items():
+            runs = [s.get("run", "") for s in job["steps"]]
+            for run in runs:
+                assert not re.search(r"(?<![\w/.])python -m deplight", run), (name, job_name, run)
+                assert not re.search(r"(?<![\w/.])deplight ", run), (name, job_name, run)
+            uses_venv = [
+                i for i, r in enumerate(runs) if ".venv/bin/" in r and "venv .venv" not in r
+            ]
+            if uses_venv:
+                install = [s.get("name") for s in job["steps"]].index("Install Deplight")
+                assert install < uses_venv[0], (name, job_name)
+
+
+def test_the_auto_rollback_rolls_back_the_stack_the_failed_run_recorded(app: Path,
+                                                                        tmp_path: Path) -> None:  # fmt: skip
+    """Never the failed run's branch or commit; and the artifact's paths line up although the jobs
+    run in infra/ and actions take paths from the repository root: the deploy job's record step
+    and upload, then the decide job's download and stack step, run here for a manual deploy of
+    prod (from any branch)."""
+    text = (app / ".github" / "workflows" / "deplight-auto-rollback.yml").read_text()
+    assert "head_branch" not in text and "head_sha" not in text and "env-for-ref" not in text
+    auto, deploy = (
+        workflows(app)["deplight-auto-rollback.yml"],
+        workflows(app)["deplight-deploy.yml"],
+    )
+    envs = [j.get("environment") for j in auto["jobs"].values() if j.get("environment")]
+    assert envs == [f"${{{{ format('{{0}}{ROLLBACK_ENVIRONMENT_SUFFIX}', "
+                    "needs.decide.outputs.stack) }}"]  # fmt: skip
+    decide = auto["jobs"]["decide"]
+    assert all("ref" not in (s.get("with") or {}) for s in decide["steps"]), "default branch's code"
+
+    def run_step(step: dict[str, Any], cwd: Path, **env: str) -> None:
+        """Runs ``step`` as its job would, with ``env`` for what GitHub fills in."""
+        script = step["run"].replace(".venv/bin/python", sys.executable)
+        done = subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True, text=True,
+                              env={"PATH": os.environ["PATH"], **env}, timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    rollback_runner = tmp_path / "checkout"  # the decide job's own checkout of the repository
+    shutil.copytree(app, rollback_runner)
+    job = deploy["jobs"]["deploy"]
+    record = next(i for i, s in enumerate(job["steps"]) if "deploy-record" in s.get("run", ""))
+    run_step(job["steps"][record], app / job["defaults"]["run"]["working-directory"],
+             STACK="prod", GITHUB_SHA="3f2a9c1d" * 5, GITHUB_RUN_ID="4242")  # fmt: skip
+    upload = job["steps"][record + 1]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["with"]["name"] == DEPLOY_ARTIFACT
+    download = next(s for s in decide["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"]["name"] == DEPLOY_ARTIFACT
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    # the artifact carries the upload path's files; the download puts them under its path
+    shutil.copytree(app / upload["with"]["path"], rollback_runner / download["with"]["path"])
+    output = tmp_path / "github_output"
+    stack = next(s for s in decide["steps"] if s.get("id") == "env")
+    run_step(stack, rollback_runner / decide["defaults"]["run"]["working-directory"],
+             RUN_ID="4242", GITHUB_OUTPUT=str(output))  # fmt: skip
+    assert output.read_text() == "stack=prod\n"
+    assert decide["outputs"]["stack"] == "${{ steps.env.outputs.stack }}"
+
+
+def test_the_rollback_confirmation_runs_on_the_projects_stack_files(app: Path) -> None:
+    """The step of rollback.yml (tests/test_workflows.py), run where the template's job runs: in
+    the project's directory, by the stack's deplight:tier, whatever its name."""
+    job = workflows(app)["deplight-rollback.yml"]["jobs"]["rollback"]
+    step = next(
+        s for s in job["steps"] if s.get("name") == "Confirmation for production-tier stacks"
+    )
+    cwd = app / job["defaults"]["run"]["working-directory"]
+    (cwd / "Pulumi.qa.yaml").write_text("config:\n  deplight:tier: production\n")
+    for stack, confirm, passes in [("dev", "", True), ("prod", "", False), ("qa", "", False),
+                                   ("prod", "ROLLBACK-PROD", True)]:  # fmt: skip
+        run = subprocess.run(["bash", "-c", step["run"]], cwd=cwd, capture_output=True, text=True,
+                             env={"STACK": stack, "CONFIRM": confirm, "PATH": "/usr/bin:/bin"},
+                             timeout=30, check=False)  # fmt: skip
+        assert (run.returncode == 0) is passes, (stack, confirm, run.stdout + run.stderr)
+
+
+def test_the_readme_names_everything_the_workflows_need(app: Path) -> None:
+    readme = (app / "infra" / "README.md").read_text()
+    text = "".join(p.read_text() for p in (app / ".github" / "workflows").glob("*.yml"))
+    needed = set(re.findall(r"\b(?:vars|secrets)\.(\w+)", text)) - {"GITHUB_TOKEN"}
+    needed |= set(STACKS) | {f"{s}{ROLLBACK_ENVIRONMENT_SUFFIX}" for s in STACKS}
+    assert {"PREVIEW_PULUMI_CONFIG_PASSPHRASE", "AWS_DEPLOY_ROLE_ARN"} <= needed
+    assert sorted(n for n in needed if f"`{n}`" not in readme) == []
+    assert "`deplight:tier` is production, or unset, needs the confirm input `ROLLBACK-PROD`" in (
+        " ".join(readme.split())
+    )

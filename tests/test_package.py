@@ -11,6 +11,7 @@ processing the ``.pth`` files inside it, so this checkout's editable install sta
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -103,3 +104,39 @@ def test_an_unrelated_directory_is_one_line_with_the_installed_package(installed
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert "no Pulumi project found" in result.stderr
+
+
+def test_what_the_template_workflows_run_is_in_the_installed_package(installed: Path,
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+    """Every `python -m <module> <command>` and `deplight <command>` the workflows `deplight init`
+    writes call exists in the wheel (deplight.ci and deplight.github included), not only here."""
+    app = tmp_path / "app"
+    app.mkdir()
+    init = run([str(installed / "deplight"), "init", "--repository", "example-org/billing-api",
+                "--region", "eu-west-1"], cwd=app)  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    text = "\n".join(p.read_text() for p in (app / ".github" / "workflows").glob("*.yml"))
+    calls = set(re.findall(r"\.venv/bin/python -m ([\w.]+) ([\w-]+)", text))
+    calls |= {
+        ("deplight.cli", command) for command in re.findall(r"\.venv/bin/deplight (\w+)", text)
+    }
+    assert {("deplight.ci", "deploy-record"), ("deplight.ci", "stack-from-artifact"),
+            ("deplight.github", "deployment-start"), ("deplight.github", "deployment-status"),
+            ("deplight.cli", "rollback")} <= calls  # fmt: skip
+    probe = run([str(installed / "python"), "-c",
+                 "import contextlib, importlib, io\n"
+                 "for module, command in " + repr(sorted(calls)) + ":\n"
+                 "    m = importlib.import_module(module)\n"
+                 "    with contextlib.redirect_stdout(io.StringIO()):\n"
+                 "        try:\n"
+                 "            code = m.main([command, '--help'])\n"
+                 "        except SystemExit as exc:\n"
+                 "            code = exc.code\n"
+                 "    print(module, command, code, m.__file__)"], cwd=tmp_path)  # fmt: skip
+    assert probe.returncode == 0, probe.stderr
+    lines = probe.stdout.splitlines()
+    assert len(lines) == len(calls), probe.stdout
+    for line in lines:
+        module, command, code, location = line.split()
+        assert code == "0", f"{module} {command}: not a command of the installed package"
+        assert location.startswith(str(installed.parent)), f"{module} came from {location}"
