@@ -259,3 +259,14 @@ def test_releases_are_recorded_as_github_deployments(workflow: str, job: str, ac
     assert "deployment-status" in outcome["run"]
     assert outcome["if"] == "always() && steps.ghdeploy.outputs.deployment_id != ''"
     assert outcome["env"]["OUTCOME"] == f"${{{{ steps.{action}.outcome }}}}"
+
+
+def test_the_image_is_built_before_anything_writes_into_the_build_context() -> None:
+    """A virtual environment made in the checkout before the build would be sent to the image
+    build as part of its context (``context: .``). The template's order follows this one
+    (tests/test_init.py's parity test)."""
+    job = load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]["deploy"]
+    names = [s.get("name") or s.get("uses", "") for s in steps(job)]
+    build = names.index("Build and push the image tagged with the commit SHA")
+    venvs = [i for i, s in enumerate(steps(job)) if "venv" in s.get("run", "")]
+    assert venvs and min(venvs) > build, names
