@@ -117,6 +117,8 @@ class FakeIssuer:
         """Every ``/v1/token`` answer, in order."""
         self.issued: list[str] = []
         """The access tokens ``/v1/token`` issued."""
+        self.deny: str | None = None
+        """An OAuth error code ``/v1/authorize`` answers with instead of a code."""
 
     @contextmanager
     def running(self) -> Iterator[FakeIssuer]:
@@ -175,6 +177,10 @@ class FakeIssuer:
             or not q.get("nonce")
         ):
             return 400, None
+        if self.deny:
+            denied = {"error": self.deny, "error_description": "the user said no",
+                      "state": q["state"]}  # fmt: skip
+            return 302, f"{q['redirect_uri']}?{urlencode(denied)}"
         code = secrets.token_urlsafe(16)
         self.grants[code] = Grant(
             PAGE_CLIENT_ID, q["redirect_uri"], q["code_challenge"], q["nonce"]
