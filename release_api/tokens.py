@@ -1,5 +1,6 @@
 """JSON Web Tokens with the standard library only: RS256 verification against an OIDC issuer's
-JWKS, and RS256 signing (the GitHub App's JWT).
+JWKS, and RS256 signing (the GitHub App's JWT). The same discovery fetch that finds the JWKS gives
+the release page the issuer's authorization and token endpoints.
 
 RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017, section 8.2) is modular exponentiation plus a fixed
 encoding, so ``pow()`` does the arithmetic; no third-party package is needed in the Lambda zip.

@@ -32,7 +32,7 @@ from tests.release_api_fakes import (
     page_requests,
 )
 from tests.test_dashboard_browser import Tab, chromium
-from tests.test_release_api_handler import A, B, World, make_world, seed_dev
+from tests.test_release_api_handler import A, B, C, World, make_world, seed_dev
 
 pytestmark = shared.pytestmark
 
@@ -188,7 +188,11 @@ def test_a_refused_sign_in_says_what_the_provider_answered(cloud: Cloud) -> None
 
 
 def test_the_token_stays_in_this_tab_and_sign_out_forgets_it(cloud: Cloud) -> None:
+    cloud.world.release("dev", "deploy", C, B, result=None)  # a deploy that died mid-way
     page = cloud.sign_in()
+    assert page.locator(".history-table tbody tr td[data-label=Outcome]").first.inner_text() == (
+        "started, no outcome"
+    )
     page.reload()
     page.wait_for_selector(".history-table tbody tr")  # no second sign-in
     assert len(cloud.world.issuer.token_answers) == 1

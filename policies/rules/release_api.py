@@ -1,6 +1,6 @@
 """API Gateway and Lambda exposed to the internet (the release API): authorizer on every route
-but the release page's own files and sign-in settings, throttling and access logs on every stage, no anonymous way to invoke a function, and Lambda
-roles scoped to ARNs."""
+but the release page's own files and sign-in settings, throttling and access logs on every stage,
+no anonymous way to invoke a function, and Lambda roles scoped to ARNs."""
 
 from __future__ import annotations
 
