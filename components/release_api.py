@@ -1,11 +1,16 @@
-"""The ReleaseApi component: the back end of the release page, safe to expose to the internet.
+"""The ReleaseApi component: the release page and its back end, safe to expose to the internet.
 
-An API Gateway HTTP API whose three routes (``GET /releases``, ``GET /deployment``,
+An API Gateway HTTP API whose three data routes (``GET /releases``, ``GET /deployment``,
 ``POST /rollbacks``) all sit behind a JWT authorizer for the team's OIDC identity provider, a
 Python Lambda (the ``release_api/`` package of this repository, zipped by Pulumi), the function's
 log group, access logs, throttling on the stage and tighter throttling on ``POST /rollbacks``,
 CORS for the release page's origin only, and a role that can read this stack's audit table and
 deployment state, write audit records and read one secret (the GitHub token), nothing else.
+
+With ``release_api.page_client_id`` set, the API also serves the release page (``GET /``,
+``/index.html``, ``/page.css``, ``/page.js``) and its sign-in settings (``GET /stacks``) without
+the authorizer: they hold no data, and the page needs them to sign in
+(:mod:`release_api.site`). The page's files go into the zip from ``deplight/page/``.
 
 The function is invoked only by this API (the permission's source ARN is the API's execution
 ARN); it has no function URL.
@@ -25,13 +30,20 @@ import pulumi_aws as aws
 from components.contract import Strategy, Tier
 from components.iam import Grants, service_trust_policy, stack_tags
 from components.settings import ReleaseApiSettings
+from release_api import site
 
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "release_api"
 """The Lambda's code: this repository's ``release_api/`` package."""
+PAGE_DIR = Path(__file__).resolve().parent.parent / "deplight" / "page"
+"""The release page's files (``deplight dashboard`` serves the same ones)."""
 HANDLER = "release_api.handler.lambda_handler"
 RUNTIME = "python3.13"
 ROLLBACK_ROUTE = "POST /rollbacks"
 ROUTES = ("GET /releases", "GET /deployment", ROLLBACK_ROUTE)
+"""The data routes, each behind the JWT authorizer."""
+PAGE_ROUTES = site.PUBLIC_ROUTES
+"""The page's files and its sign-in settings, without an authorizer (only with
+``page_client_id``)."""
 FUNCTION_TIMEOUT_S = 15
 INTEGRATION_TIMEOUT_MS = 20_000
 """Longer than the function may run, shorter than API Gateway's 30 s limit."""
@@ -66,14 +78,32 @@ def function_name(prefix: str) -> str:
     return f"{prefix}-release-api"
 
 
-def code_archive(directory: Path = HANDLER_DIR) -> pulumi.AssetArchive:
+def code_archive(directory: Path = HANDLER_DIR, page_dir: Path = PAGE_DIR) -> pulumi.AssetArchive:
     """The package's modules under ``release_api/`` in the zip (the handler imports itself as
-    ``release_api.*``). Only ``*.py``: no ``__pycache__``, so the archive's hash changes only when
-    the code does."""
+    ``release_api.*``), and the release page's files under ``release_api/static/`` (where
+    :mod:`release_api.site` reads them). Only ``*.py`` and the page's files: no ``__pycache__``,
+    so the archive's hash changes only when the code or the page does."""
     files = sorted(directory.glob("*.py"))
     if not (directory / "handler.py").is_file():
         raise FileNotFoundError(f"the release API's handler is missing: {directory / 'handler.py'}")
-    return pulumi.AssetArchive({f"release_api/{p.name}": pulumi.FileAsset(str(p)) for p in files})
+    missing = [name for name in site.PAGE_FILES if not (page_dir / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"the release page's files are missing from {page_dir}: "
+                                f"{', '.join(missing)}")  # fmt: skip
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        f"release_api/{p.name}": pulumi.FileAsset(str(p)) for p in files
+    }
+    static = site.STATIC_DIR.name
+    for name in site.PAGE_FILES:
+        assets[f"release_api/{static}/{name}"] = pulumi.FileAsset(str(page_dir / name))
+    return pulumi.AssetArchive(assets)
+
+
+def route_name(key: str) -> str:
+    """``GET /releases`` -> ``get-releases``, ``GET /page.css`` -> ``get-page-css``, ``GET /`` ->
+    ``get-root``."""
+    method, path = key.split(" ", 1)
+    return f"{method.lower()}-{path.strip('/').replace('.', '-').replace('/', '-') or 'root'}"
 
 
 def secret_resource(secret: str, *, partition: str, region: str, account: str) -> str:
@@ -185,6 +215,8 @@ def function_environment(
         "DEPLIGHT_JWT_AUDIENCES": ",".join(settings.jwt_audience),
         "DEPLIGHT_PRODUCTION_GROUP": settings.production_group or "",
         "DEPLIGHT_GROUPS_CLAIM": settings.groups_claim,
+        "DEPLIGHT_PAGE_CLIENT_ID": settings.page_client_id or "",
+        "DEPLIGHT_PAGE_SCOPES": ",".join(settings.page_scopes) if settings.page_client_id else "",
         "DEPLIGHT_GITHUB_REPOSITORY": repository,
         "DEPLIGHT_GITHUB_WORKFLOW": settings.github_workflow,
         "DEPLIGHT_GITHUB_REF": settings.github_ref,
@@ -369,7 +401,13 @@ class ReleaseApi(pulumi.ComponentResource):
             f"{name}-release-api-http",
             name=fn_name,
             protocol_type="HTTP",
-            description=f"Release API of stack {args.stack} (every route behind the JWT authorizer)",
+            description=f"Release API of stack {args.stack} "
+            + (
+                "(data routes behind the JWT authorizer; the release page and its sign-in "
+                "settings public)"
+                if s.page_client_id
+                else "(every route behind the JWT authorizer)"
+            ),
             cors_configuration=aws.apigatewayv2.ApiCorsConfigurationArgs(
                 allow_origins=[s.allowed_origin or ""],
                 allow_methods=["GET", "POST"],
@@ -400,18 +438,32 @@ class ReleaseApi(pulumi.ComponentResource):
             timeout_milliseconds=INTEGRATION_TIMEOUT_MS,
             opts=child,
         )
+        target = integration.id.apply(lambda i: f"integrations/{i}")
         routes = [
             aws.apigatewayv2.Route(
-                f"{name}-release-api-{key.split()[0].lower()}-{key.split('/')[1]}",
+                f"{name}-release-api-{route_name(key)}",
                 api_id=api.id,
                 route_key=key,
                 authorization_type="JWT",
                 authorizer_id=authorizer.id,
-                target=integration.id.apply(lambda i: f"integrations/{i}"),
+                target=target,
                 opts=child,
             )
             for key in ROUTES
         ]
+        if s.page_client_id:
+            # The page's files and sign-in settings: no data, and needed before a token exists.
+            routes += [
+                aws.apigatewayv2.Route(
+                    f"{name}-release-api-{route_name(key)}",
+                    api_id=api.id,
+                    route_key=key,
+                    authorization_type="NONE",
+                    target=target,
+                    opts=child,
+                )
+                for key in PAGE_ROUTES
+            ]
         stage = aws.apigatewayv2.Stage(
             f"{name}-release-api-stage",
             api_id=api.id,

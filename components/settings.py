@@ -98,6 +98,10 @@ ORIGIN_RE = re.compile(
 )
 GROUP_RE = re.compile(r"^[^\s,](.{0,254}[^\s,])?$")
 CLAIM_RE = re.compile(r"^[A-Za-z0-9_:./-]{1,100}$")
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._~:/@+-]{1,200}$")
+SCOPE_RE = re.compile(r"^[\x21\x23-\x2B\x2D-\x5B\x5D-\x7E]{1,200}$")
+"""An OAuth 2.0 scope token (RFC 6749, section 3.3) without a comma (the function's environment
+lists scopes comma-separated)."""
 SECRET_ID_RE = re.compile(
     r"^([A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+)$"
 )
@@ -492,6 +496,13 @@ class ReleaseApiSettings:
     """Accepted ``aud`` values: the client id or API audience the provider puts in tokens."""
     allowed_origin: str | None = None
     """The release page's origin (``https://releases.example.com``): the only CORS origin."""
+    page_client_id: str | None = None
+    """The public OIDC client (no secret; authorization code with PKCE) the release page signs in
+    with. Set, the API also serves the page at its root; unset, it serves only the data routes."""
+    page_scopes: tuple[str, ...] = ("openid", "email")
+    """Scopes the page asks for; ``openid`` is required (the page checks the ID token's nonce).
+    Add what the provider needs to put ``jwt_audience`` into the access token (Entra ID:
+    ``api://<app>/<scope>``)."""
     production_group: str | None = None
     """Group whose members may roll back a production-tier stack; required for that tier."""
     groups_claim: str = "groups"
@@ -1400,6 +1411,14 @@ def _release_api(errors: list[str], raw: Any, tier: Tier) -> _Reader:
                 "audiences of 1-200 characters without spaces or commas")  # fmt: skip
     ra.str_("allowed_origin", ORIGIN_RE, "the release page's origin: https://host[:port] without "
             "a path or wildcard (http only for localhost)", optional=True)  # fmt: skip
+    ra.str_("page_client_id", CLIENT_ID_RE, "the page's public OIDC client id: 1-200 letters, "
+            "digits or ._~:/@+-", optional=True)  # fmt: skip
+    ra.str_list("page_scopes", lambda s: None if SCOPE_RE.fullmatch(s) else
+                "OAuth scopes of 1-200 printable characters without spaces, commas, double quotes "
+                "or backslashes")  # fmt: skip
+    if "page_scopes" in ra.values and "openid" not in ra.values["page_scopes"]:
+        ra.error("page_scopes", "a list that includes openid (the page checks the ID token's "
+                 "nonce)", ra.raw.get("page_scopes"))  # fmt: skip
     ra.str_("production_group", GROUP_RE, "a group name of 1-256 characters", optional=True)
     ra.str_("groups_claim", CLAIM_RE, "a claim name such as groups or cognito:groups")
     ra.str_("github_token_secret", SECRET_ID_RE, "a Secrets Manager secret name or ARN",

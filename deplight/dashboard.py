@@ -51,6 +51,7 @@ from components.contract import (
 from deplight.cli_common import add_project_dir_argument
 from release_api import deployment as reads
 from release_api.handler import ApiError, parse_rollback
+from release_api.site import PAGE_FILES
 from rollback.checks import choose_target, tier_of
 from rollback.commands import (
     Env,
@@ -66,12 +67,10 @@ from rollback.port import StackPort
 log = logging.getLogger("deplight.dashboard")
 
 PAGE_DIR = Path(__file__).parent / "page"
-STATIC = {
-    "/": ("index.html", "text/html; charset=utf-8"),
-    "/index.html": ("index.html", "text/html; charset=utf-8"),
-    "/page.css": ("page.css", "text/css; charset=utf-8"),
-    "/page.js": ("page.js", "text/javascript; charset=utf-8"),
+STATIC = {"/": ("index.html", PAGE_FILES["index.html"])} | {
+    f"/{name}": (name, content_type) for name, content_type in PAGE_FILES.items()
 }
+"""The same files, with the same content types, as the release API serves (release_api.site)."""
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 DEFAULT_PORT = 8400
 MAX_BODY_BYTES = 8 * 1024

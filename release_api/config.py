@@ -14,6 +14,7 @@ from release_api.contract import ENDPOINT_ENV, PRODUCTION_TIER
 from release_api.github import GithubTarget
 
 STRATEGIES = ("codedeploy", "rolling", "ecs_bluegreen")
+DEFAULT_PAGE_SCOPES = ("openid", "email")
 REQUIRED = (
     "DEPLIGHT_STACK", "DEPLIGHT_TIER", "DEPLIGHT_AUDIT_TABLE", "DEPLIGHT_STRATEGY",
     "DEPLIGHT_JWT_ISSUER", "DEPLIGHT_JWT_AUDIENCES", "DEPLIGHT_GITHUB_REPOSITORY",
@@ -45,6 +46,10 @@ class Config:
     audiences: tuple[str, ...]
     production_group: str | None
     groups_claim: str
+    page_client_id: str | None
+    """The public OIDC client the release page signs in with; ``None``: the API serves no page."""
+    page_scopes: tuple[str, ...]
+    """What the page asks the identity provider for (always with ``openid``)."""
     github: GithubTarget
     token_secret: str
     aws_endpoint: str | None
@@ -70,6 +75,10 @@ class Config:
         ):
             problems.append("DEPLIGHT_GITHUB_REPOSITORY: expected owner/name, found "
                             f"{env['DEPLIGHT_GITHUB_REPOSITORY']!r}")  # fmt: skip
+        page_scopes = _csv(env.get("DEPLIGHT_PAGE_SCOPES")) or DEFAULT_PAGE_SCOPES
+        if env.get("DEPLIGHT_PAGE_CLIENT_ID") and "openid" not in page_scopes:
+            problems.append("DEPLIGHT_PAGE_SCOPES: expected a list with openid (the page checks "
+                            f"the ID token's nonce), found {','.join(page_scopes)!r}")  # fmt: skip
         if problems:
             raise ConfigError("\n".join(problems))
         return cls(
@@ -86,6 +95,8 @@ class Config:
             audiences=_csv(env["DEPLIGHT_JWT_AUDIENCES"]),
             production_group=env.get("DEPLIGHT_PRODUCTION_GROUP") or None,
             groups_claim=env.get("DEPLIGHT_GROUPS_CLAIM") or "groups",
+            page_client_id=env.get("DEPLIGHT_PAGE_CLIENT_ID") or None,
+            page_scopes=page_scopes,
             github=GithubTarget(
                 api_url=env.get("GITHUB_API_URL") or "https://api.github.com",
                 server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",

@@ -9,12 +9,15 @@ Routes:
 - ``POST /rollbacks`` with ``{stack, to?, reason, confirm?, request_id}``: validates, records a
   *requested* audit record with the caller's identity, dispatches ``rollback.yml`` and answers
   202. The same ``request_id`` twice dispatches once.
+- ``GET /``, ``/index.html``, ``/page.css``, ``/page.js`` and ``GET /stacks``: the release page
+  and its sign-in settings (:mod:`release_api.site`), when ``DEPLIGHT_PAGE_CLIENT_ID`` is set.
+  They hold no data and are the only routes answered without a caller.
 
-Authentication happens twice: API Gateway's JWT authorizer validates the token before the
-function runs (its claims arrive in ``requestContext.authorizer.jwt.claims``), and the handler
-verifies the bearer token again against the issuer's JWKS (:mod:`release_api.tokens`) and
-requires both to name the same subject. A request that reaches the function without the
-authorizer's claims is refused, so a route added without the authorizer fails closed.
+Authentication of the data routes happens twice: API Gateway's JWT authorizer validates the token
+before the function runs (its claims arrive in ``requestContext.authorizer.jwt.claims``), and the
+handler verifies the bearer token again against the issuer's JWKS (:mod:`release_api.tokens`) and
+requires both to name the same subject. A data request that reaches the function without the
+authorizer's claims is refused, so a data route added without the authorizer fails closed.
 
 Every error is a JSON object ``{"error": "<what is wrong and what to do>", ...}`` with the
 status that fits: 400 bad input, 401 no or bad token, 403 not allowed, 404 unknown route or
@@ -35,13 +38,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from release_api import deployment, github, records, tokens
+from release_api import deployment, github, records, site, tokens
 from release_api.config import Config, ConfigError
 from release_api.contract import CONFIRM_PROD, REQUEST_OPERATION, stamp
 
@@ -81,6 +85,8 @@ class Deps:
 
     clients: Callable[[Config, str], Any]
     clock: Callable[[], float] = time.time
+    page_dir: Path = site.STATIC_DIR
+    """The release page's files (in the zip; tests point at ``deplight/page/``)."""
 
 
 _CLIENTS: dict[tuple[str, str | None, str | None], Any] = {}
@@ -451,6 +457,30 @@ def _settle(audit: records.AuditTable, request_id: str, sk: str, outcome: dict[s
     return True
 
 
+def public(key: str, cfg: Config, deps: Deps) -> dict[str, Any]:
+    """The page's files and ``GET /stacks`` (:mod:`release_api.site`): no caller, no data."""
+    if cfg.page_client_id is None:
+        raise ApiError(404, "this release API serves no page: set release_api.page_client_id "
+                       "(the page's public OIDC client) to serve it")  # fmt: skip
+    try:
+        endpoints = tokens.jwks_for(cfg.issuer).endpoints()
+    except tokens.IssuerUnavailableError as exc:
+        raise ApiError(
+            503, f"cannot read the identity provider's sign-in endpoints: {exc}"
+        ) from None
+    if key == site.CONFIG_ROUTE:
+        return respond(200, site.sign_in_settings(cfg, endpoints),
+                       {"referrer-policy": "no-referrer"})  # fmt: skip
+    name = site.FILE_ROUTES[key]
+    try:
+        body = (deps.page_dir / name).read_text(encoding="utf-8")
+    except OSError as exc:
+        log.error(json.dumps({"event": "page-file-missing", "file": name, "error": str(exc)}))
+        raise ApiError(500, f"the release page's {name} is missing from the function's "
+                       "package; see the function's logs") from None  # fmt: skip
+    return {"statusCode": 200, "headers": site.file_headers(name, endpoints.token), "body": body}
+
+
 Route = Callable[[Mapping[str, Any], Config, Caller, Deps], tuple[int, dict[str, Any]]]
 ROUTES: dict[str, Route] = {
     "GET /releases": get_releases,
@@ -480,12 +510,17 @@ def handle(event: Mapping[str, Any], deps: Deps = DEFAULT_DEPS,
                 500, "the release API is misconfigured; see the function's logs"
             ) from None
         route = ROUTES.get(key)
-        if route is None:
-            raise ApiError(404, f"no route {key!r}; routes: {', '.join(ROUTES)}")
-        caller = authenticate(event, cfg)
-        who = caller.who
-        status, body = route(event, cfg, caller, deps)
-        response = respond(status, body)
+        if key in site.PUBLIC_ROUTES:
+            response = public(key, cfg, deps)
+            status = response["statusCode"]
+        elif route is None:
+            raise ApiError(404, f"no route {key!r}; routes: "
+                           f"{', '.join((*ROUTES, *site.PUBLIC_ROUTES))}")  # fmt: skip
+        else:
+            caller = authenticate(event, cfg)
+            who = caller.who
+            status, body = route(event, cfg, caller, deps)
+            response = respond(status, body)
     except ApiError as exc:
         headers = exc.extra.pop("headers", None)
         status, response = exc.status, respond(exc.status, {"error": exc.message, **exc.extra},

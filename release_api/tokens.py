@@ -1,5 +1,6 @@
 """JSON Web Tokens with the standard library only: RS256 verification against an OIDC issuer's
-JWKS, and RS256 signing (the GitHub App's JWT).
+JWKS, and RS256 signing (the GitHub App's JWT). The same discovery fetch that finds the JWKS gives
+the release page the issuer's authorization and token endpoints.
 
 RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017, section 8.2) is modular exponentiation plus a fixed
 encoding, so ``pow()`` does the arithmetic; no third-party package is needed in the Lambda zip.
@@ -14,6 +15,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -214,6 +216,39 @@ def jwk_to_key(jwk: Mapping[str, Any]) -> RsaPublicKey | None:
     return key if key.n.bit_length() >= MIN_KEY_BITS and key.e >= 3 else None
 
 
+_UNSAFE_IN_URL = re.compile(r"[\s;,'\"\\]")
+
+
+def provider_url(issuer: str, doc: Mapping[str, Any], name: str, where: str) -> str:
+    """``doc[name]`` if it is an https URL (or one on the issuer's own origin, as a test issuer on
+    127.0.0.1 is) without a fragment and without characters that would break out of a header
+    (the page's Content-Security-Policy names the token endpoint)."""
+    value = doc.get(name)
+    url = urllib.parse.urlsplit(str(value or ""))
+    issuer_url = urllib.parse.urlsplit(issuer)
+    same_origin = (url.scheme, url.netloc) == (issuer_url.scheme, issuer_url.netloc)
+    if (
+        not isinstance(value, str)
+        or not url.netloc
+        or not (url.scheme == "https" or same_origin)
+        or url.fragment
+        or _UNSAFE_IN_URL.search(value)
+    ):
+        raise IssuerUnavailableError(
+            f"{where}: {name} must be an https URL (or on the issuer's origin) without a "
+            f"fragment, spaces, quotes, ';' or ',', found {value!r}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The identity provider's endpoints the release page uses (authorization code + PKCE)."""
+
+    authorization: str
+    token: str
+
+
 @dataclass
 class Jwks:
     """The issuer's signing keys, found through OIDC discovery and cached between invocations."""
@@ -222,6 +257,8 @@ class Jwks:
     opener: Callable[..., Any] = urllib.request.urlopen
     clock: Callable[[], float] = time.time
     keys: dict[str, RsaPublicKey] = field(default_factory=dict)
+    document: dict[str, Any] = field(default_factory=dict)
+    """The issuer's discovery document, from the same fetch as the keys."""
     fetched_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -233,16 +270,8 @@ class Jwks:
             raise IssuerUnavailableError(
                 f"{discovery_url} names issuer {found!r}, expected {self.issuer!r}"
             )
-        jwks_uri = doc.get("jwks_uri")
-        issuer_url = urllib.parse.urlsplit(self.issuer)
-        uri = urllib.parse.urlsplit(str(jwks_uri or ""))
-        same_origin = (uri.scheme, uri.netloc) == (issuer_url.scheme, issuer_url.netloc)
-        if not jwks_uri or not (uri.scheme == "https" or same_origin):
-            raise IssuerUnavailableError(
-                f"{discovery_url}: jwks_uri must be an https URL (or on the issuer's origin), "
-                f"found {jwks_uri!r}"
-            )
-        jwks = _http_json(str(jwks_uri), self.opener)
+        jwks_uri = provider_url(self.issuer, doc, "jwks_uri", discovery_url)
+        jwks = _http_json(jwks_uri, self.opener)
         raw = jwks.get("keys") if isinstance(jwks, dict) else None
         if not isinstance(raw, list):
             raise IssuerUnavailableError(
@@ -252,7 +281,7 @@ class Jwks:
         for i, jwk in enumerate(raw):
             if isinstance(jwk, dict) and (key := jwk_to_key(jwk)) is not None:
                 keys[str(jwk.get("kid", f"#{i}"))] = key
-        self.keys, self.fetched_at = keys, self.clock()
+        self.keys, self.document, self.fetched_at = keys, doc, self.clock()
 
     def key(self, kid: str | None) -> RsaPublicKey:
         with self._lock:
@@ -274,6 +303,18 @@ class Jwks:
                 if kid else "the token names no key (kid) and the issuer has several"
             )  # fmt: skip
         return found
+
+    def endpoints(self) -> Endpoints:
+        """Where the release page sends the browser to sign in and exchanges the code, from the
+        discovery document (fetched with the keys, cached as long)."""
+        with self._lock:
+            if self.fetched_at is None or self.clock() - self.fetched_at > JWKS_TTL_S:
+                self._fetch()
+            doc = self.document
+        where = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        return Endpoints(authorization=provider_url(self.issuer, doc, "authorization_endpoint",
+                                                    where),
+                         token=provider_url(self.issuer, doc, "token_endpoint", where))  # fmt: skip
 
     def _find(self, kid: str | None) -> RsaPublicKey | None:
         if kid is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,24 +46,27 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI
                                 reason="needs Debian's chromium package (apt-get install chromium)")  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium under Playwright (one per test module: the fixture below)."""
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield b
         b.close()
 
 
-class Site:
-    """One dashboard server over one Rig, and a page that may only talk to it."""
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as b:
+        yield b
 
-    def __init__(self, browser: Any, rig: Rig, *, mobile: bool = False) -> None:
-        self.rig = rig
-        self.backend = Backend(rig.stack, rig.aws, options={"verify_timeout_s": 0}, env=rig.env)
-        self.server = make_server(self.backend, 0)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+class Tab:
+    """A browser context whose pages may only talk to 127.0.0.1 (any other request is aborted
+    and recorded), with the first page's uncaught errors collected; :meth:`close` asserts there
+    were none of either."""
+
+    def __init__(self, browser: Any, *, mobile: bool = False) -> None:
         viewport = {"width": 390, "height": 844} if mobile else {"width": 1100, "height": 900}
         self.context = browser.new_context(viewport=viewport)
         self.blocked: list[str] = []
@@ -79,26 +83,45 @@ class Site:
             self.blocked.append(url)
             route.abort()
 
-    def open(self) -> Any:
-        self.page.goto(f"{self.url}/?stack=dev&poll={POLL}")
-        self.page.wait_for_selector(".history-table tbody tr")
-        return self.page
-
     def shot(self, name: str) -> Path:
         SHOTS.mkdir(exist_ok=True)
         path = SHOTS / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
 
+    def stop(self) -> None:
+        """Stops what the tab talked to (after the browser context closed)."""
+
     def close(self) -> None:
         self.context.close()
+        self.stop()
+        assert self.blocked == [], f"the page tried to leave 127.0.0.1: {self.blocked}"
+        assert self.console_errors == []
+
+
+class Site(Tab):
+    """One dashboard server over one Rig, and a page that may only talk to it."""
+
+    def __init__(self, browser: Any, rig: Rig, *, mobile: bool = False) -> None:
+        self.rig = rig
+        self.backend = Backend(rig.stack, rig.aws, options={"verify_timeout_s": 0}, env=rig.env)
+        self.server = make_server(self.backend, 0)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(browser, mobile=mobile)
+
+    def open(self) -> Any:
+        self.page.goto(f"{self.url}/?stack=dev&poll={POLL}")
+        self.page.wait_for_selector(".history-table tbody tr")
+        return self.page
+
+    def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
         for job in self.backend.jobs.values():
             if job.thread:
                 job.thread.join(timeout=10)
-        assert self.blocked == [], f"the page tried to leave 127.0.0.1: {self.blocked}"
-        assert self.console_errors == []
 
 
 def rig_with_alarms(endpoint: str, tmp_path: Path, **kw: Any) -> Rig:
@@ -260,5 +283,6 @@ def test_a_running_deployments_stages_and_green_share_update(browser: Any, aws_e
 def test_screenshots_for_the_readme_exist_after_a_run() -> None:
     """The README's screenshots are copies of what these tests save (refreshed by hand)."""
     docs = Path(__file__).parent.parent / "docs" / "screenshots"
-    for name in ("release-page", "rollback-production-dialog", "deployment-running-mobile"):
+    for name in ("release-page", "rollback-production-dialog", "deployment-running-mobile",
+                 "release-page-sign-in"):  # fmt: skip
         assert (docs / f"{name}.png").stat().st_size > 1000, name

@@ -103,7 +103,7 @@ def test_nothing_is_cut_and_the_summary_is_a_table(prod_text: str) -> None:
     assert max(len(line) for line in prod_text.splitlines() if "Summary" in line) < 80
     lines = prod_text.splitlines()
     start = lines.index(next(line for line in lines if line.startswith("Summary: ")))
-    assert lines[start] == "Summary: 130 resources in 14 components"
+    assert lines[start] == "Summary: 135 resources in 14 components"
     assert lines[start + 1].split() == ["count", "type"]
     assert "      6  aws:ec2/subnet:Subnet" in lines
     assert "      1  deplight:network:Network  (component)" in lines

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -13,6 +17,8 @@ from components.contract import Strategy, Tier
 from components.release_api import (
     ACCESS_LOG_FORMAT,
     HANDLER_DIR,
+    PAGE_DIR,
+    PAGE_ROUTES,
     ROUTES,
     code_archive,
     function_environment,
@@ -22,6 +28,7 @@ from components.settings import ReleaseApiSettings, SettingsError, parse_setting
 from deplight.harness import ProgramRun, read_stack_config, run_program
 from release_api.config import Config
 from tests.conftest import program_run
+from tests.release_api_fakes import FakeIssuer
 
 API_TYPES = ("aws:apigatewayv2/api:Api", "aws:apigatewayv2/route:Route",
              "aws:apigatewayv2/authorizer:Authorizer", "aws:apigatewayv2/stage:Stage",
@@ -56,11 +63,24 @@ def test_prod_registers_the_api_routes_authorizer_and_lambda() -> None:
     assert integration.inputs["integrationUri"] == fn.outputs["invokeArn"]
     assert integration.inputs["payloadFormatVersion"] == "2.0"
     routes = run.of_type("aws:apigatewayv2/route:Route")
-    assert sorted(r.inputs["routeKey"] for r in routes) == sorted(ROUTES)
-    for route in routes:
+    data = [r for r in routes if r.inputs["routeKey"] in ROUTES]
+    assert sorted(r.inputs["routeKey"] for r in data) == sorted(ROUTES)
+    for route in data:
         assert route.inputs["authorizationType"] == "JWT", route.urn
         assert route.inputs["authorizerId"] == authorizer.id, route.urn
         assert route.inputs["target"] == f"integrations/{integration.id}", route.urn
+    # prod sets page_client_id: the page's files and sign-in settings, and nothing else, are public
+    page = [r for r in routes if r not in data]
+    assert sorted(r.inputs["routeKey"] for r in page) == sorted(PAGE_ROUTES)
+    assert set(PAGE_ROUTES) == {"GET /", "GET /index.html", "GET /page.css", "GET /page.js",
+                                "GET /stacks"}  # fmt: skip
+    for route in page:
+        assert route.inputs["authorizationType"] == "NONE", route.urn
+        assert "authorizerId" not in route.inputs, route.urn
+        assert route.inputs["target"] == f"integrations/{integration.id}", route.urn
+    assert {r.name for r in data} == {"web-prod-release-api-get-releases",
+                                      "web-prod-release-api-get-deployment",
+                                      "web-prod-release-api-post-rollbacks"}  # fmt: skip
     stage = run.one("aws:apigatewayv2/stage:Stage")
     assert stage.inputs["name"] == "$default" and stage.inputs["autoDeploy"] is True
     assert stage.inputs["defaultRouteSettings"]["throttlingRateLimit"] == 5
@@ -96,8 +116,15 @@ def test_the_lambda_runs_this_repositorys_package_with_its_own_logs() -> None:
     archive = fn.inputs["code"]
     assert isinstance(archive, pulumi.AssetArchive)
     expected = {f"release_api/{p.name}" for p in HANDLER_DIR.glob("*.py")}
-    assert set(archive.assets) == expected and "release_api/handler.py" in expected
-    assert all(a.path.startswith(str(HANDLER_DIR)) for a in archive.assets.values())
+    static = {f"release_api/static/{name}" for name in ("index.html", "page.css", "page.js")}
+    assert set(archive.assets) == expected | static and "release_api/handler.py" in expected
+    modules = {k: a for k, a in archive.assets.items() if k not in static}
+    assert all(a.path.startswith(str(HANDLER_DIR)) for a in modules.values())
+    # the page's files come from deplight/page/ (no copy in the repository)
+    assert {k: archive.assets[k].path for k in static} == {
+        f"release_api/static/{n}": str(PAGE_DIR / n) for n in ("index.html", "page.css", "page.js")
+    }
+    assert not (HANDLER_DIR / "static").exists()
     logs = run.one("aws:cloudwatch/logGroup:LogGroup", "web-prod-release-api-logs")
     assert fn.inputs["loggingConfig"] == {"logFormat": "JSON", "logGroup": logs.outputs["name"]}
     assert logs.inputs["name"] == f"/aws/lambda/{fn.inputs['name']}"
@@ -125,6 +152,7 @@ def test_the_function_environment_is_one_the_handler_accepts() -> None:
     assert cfg.github.repository == "example-org/example-service"
     assert cfg.github.api_url == "https://api.github.com" and cfg.aws_endpoint is None
     assert cfg.token_secret == "deplight/prod/github-dispatch"
+    assert (cfg.page_client_id, cfg.page_scopes) == ("0oa1deplightreleasepage", ("openid", "email"))
     assert not any(
         "token" in v.lower() and v.startswith(("ghp_", "github_pat_")) for v in env.values()
     )
@@ -146,6 +174,62 @@ def test_nothing_is_registered_unless_enabled() -> None:
         for type_ in API_TYPES:
             assert not run.of_type(type_), (run.stack, type_)
         assert keys.RELEASE_API_URL not in run.outputs
+
+
+def test_without_a_page_client_every_route_is_behind_the_authorizer() -> None:
+    run = _run_with("dev", ENABLED)
+    routes = run.of_type("aws:apigatewayv2/route:Route")
+    assert sorted(r.inputs["routeKey"] for r in routes) == sorted(ROUTES)
+    assert all(r.inputs["authorizationType"] == "JWT" for r in routes)
+    assert run.one("aws:apigatewayv2/api:Api").inputs["description"] == (
+        "Release API of stack dev (every route behind the JWT authorizer)"
+    )
+    env = run.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    assert "DEPLIGHT_PAGE_CLIENT_ID" not in env and "DEPLIGHT_PAGE_SCOPES" not in env
+    run = _run_with("dev", {**ENABLED, "page_client_id": "spa-client",
+                            "page_scopes": ["openid", "api://deplight/read"]})  # fmt: skip
+    routes = run.of_type("aws:apigatewayv2/route:Route")
+    public = sorted(r.inputs["routeKey"] for r in routes if r.inputs["authorizationType"] == "NONE")
+    assert public == sorted(PAGE_ROUTES)
+    cfg = Config.from_env(
+        run.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    )
+    assert (cfg.page_client_id, cfg.page_scopes) == (
+        "spa-client",
+        ("openid", "api://deplight/read"),
+    )
+
+
+def test_the_zip_as_laid_out_serves_the_page_without_deplight(tmp_path: Path) -> None:
+    """The archive's files unpacked alone; a fresh interpreter where ``deplight`` cannot be
+    imported answers ``GET /`` with the default page directory (``release_api/static``)."""
+    for key, asset in code_archive().assets.items():
+        target = tmp_path / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(asset.path, target)
+    script = (
+        "import json, sys\n"
+        "sys.modules['deplight'] = None  # import deplight fails\n"
+        "from release_api import handler\n"
+        f"assert handler.__file__.startswith({str(tmp_path)!r}), handler.__file__\n"
+        "event = {'routeKey': 'GET /', 'rawPath': '/', 'headers': {}, 'requestContext': {}}\n"
+        "resp = handler.handle(event, env=json.loads(sys.argv[1]))\n"
+        "print(json.dumps(resp))\n"
+    )
+    with FakeIssuer().running() as issuer:
+        env = {"DEPLIGHT_STACK": "dev", "DEPLIGHT_TIER": "development",
+               "DEPLIGHT_AUDIT_TABLE": "t", "DEPLIGHT_STRATEGY": "rolling",
+               "DEPLIGHT_JWT_ISSUER": issuer.url, "DEPLIGHT_JWT_AUDIENCES": "api://x",
+               "DEPLIGHT_GITHUB_REPOSITORY": "o/r", "DEPLIGHT_GITHUB_WORKFLOW": "rollback.yml",
+               "DEPLIGHT_GITHUB_REF": "main", "DEPLIGHT_GITHUB_TOKEN_SECRET": "s",
+               "DEPLIGHT_PAGE_CLIENT_ID": "spa-client"}  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", script, json.dumps(env)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    resp = json.loads(done.stdout)
+    assert resp["statusCode"] == 200, resp
+    assert resp["body"] == (PAGE_DIR / "index.html").read_text()
+    assert f"connect-src 'self' {issuer.url}/v1/token" in resp["headers"]["content-security-policy"]
 
 
 def test_a_rolling_dev_stack_reads_ecs_not_codedeploy() -> None:
@@ -217,6 +301,12 @@ def test_code_archive_needs_the_handler(tmp_path: Any) -> None:
         code_archive(tmp_path)
 
 
+def test_code_archive_needs_the_pages_files(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    with pytest.raises(FileNotFoundError, match=r"missing from .*: page\.css, page\.js$"):
+        code_archive(HANDLER_DIR, tmp_path)
+
+
 # -- settings -------------------------------------------------------------------------------------
 
 
@@ -269,6 +359,10 @@ def test_production_also_needs_the_group() -> None:
         ("rollback_throttle_burst", "many", "an integer"),
         ("enabled", "yes", "true or false"),
         ("groups_claim", "group s", "a claim name"),
+        ("page_client_id", "my client", "the page's public OIDC client id"),
+        ("page_scopes", ["email"], "a list that includes openid"),
+        ("page_scopes", "openid email", "OAuth scopes of 1-200 printable characters"),
+        ("page_scopes", "a,b", "without spaces, commas"),
     ],
 )
 def test_each_bad_value_names_key_expectation_and_value(key: str, value: Any,

@@ -9,9 +9,12 @@ both sides are proven to share one record format.
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,9 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components import contract as out
 from release_api import github as gh
-from release_api import handler, records, tokens
+from release_api import handler, records, site, tokens
+from release_api.config import Config, ConfigError
 from rollback.audit import DynamoAudit, new_handle, stamp, unfinished
-from tests.release_api_fakes import AUDIENCE, FakeGithub, FakeIssuer, api_event
+from tests.conftest import ROOT
+from tests.release_api_fakes import AUDIENCE, PAGE_CLIENT_ID, FakeGithub, FakeIssuer, api_event
 
 REGION = "us-east-1"
 A, B, C, D = "a1a1a1a", "b2b2b2b", "c3c3c3c", "d4d4d4d"
@@ -132,8 +137,9 @@ def token_claims(token: str) -> dict[str, Any]:
     return dict(json.loads(tokens.b64url_decode(payload)))
 
 
-@pytest.fixture
-def world(moto: str, issuer: FakeIssuer) -> Iterator[World]:
+@contextmanager
+def make_world(moto: str, issuer: FakeIssuer) -> Iterator[World]:
+    """A clean moto, empty key caches, a fake GitHub, and dev and prod audit tables and secrets."""
     urllib.request.urlopen(urllib.request.Request(f"{moto}/moto-api/reset", method="POST"),
                            timeout=10).close()  # fmt: skip
     tokens._JWKS.clear()
@@ -143,6 +149,12 @@ def world(moto: str, issuer: FakeIssuer) -> Iterator[World]:
         for stack in ("dev", "prod"):
             w.table(stack)
             w.secret(stack, "github_pat_dispatchonly0000000000")
+        yield w
+
+
+@pytest.fixture
+def world(moto: str, issuer: FakeIssuer) -> Iterator[World]:
+    with make_world(moto, issuer) as w:
         yield w
 
 
@@ -645,3 +657,115 @@ def test_deployment_of_an_ecs_bluegreen_stack_and_of_a_bootstrap_stack(world: Wo
         status, body, _ = world.call("GET", "/deployment", env=world.env(**extra),
                                      query={"stack": "dev"})  # fmt: skip
         assert status == 200 and body["deployment"] is None and "not released" in body["note"]
+
+
+# -- the release page -----------------------------------------------------------------------------
+
+PAGE_DIR = ROOT / "deplight" / "page"
+
+
+def page_env(w: World, **extra: str) -> dict[str, str]:
+    return w.env(DEPLIGHT_PAGE_CLIENT_ID=PAGE_CLIENT_ID, **extra)
+
+
+def get(path: str, env: dict[str, str], page_dir: Path = PAGE_DIR,
+        token: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """A public route as API Gateway passes it: no authorizer claims."""
+    deps = handler.Deps(clients=handler._client, page_dir=page_dir)
+    return handler.handle(api_event("GET", path, token=token, claims=None), deps, env)
+
+
+def test_the_page_is_served_without_a_caller_with_its_security_headers(world: World) -> None:
+    env = page_env(world)
+    csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+           f"connect-src 'self' {world.issuer.url}/v1/token; base-uri 'none'; "
+           "form-action 'self'; frame-ancestors 'none'")  # fmt: skip
+    for key, name in site.FILE_ROUTES.items():
+        resp = get(key.split(" ", 1)[1], env)
+        assert resp["statusCode"] == 200, (key, resp)
+        assert resp["body"] == (PAGE_DIR / name).read_text(), key
+        headers = resp["headers"]
+        assert headers["content-type"] == site.PAGE_FILES[name], key
+        assert headers["content-security-policy"] == csp, key
+        assert headers["x-content-type-options"] == "nosniff", key
+        assert headers["referrer-policy"] == "no-referrer", key
+        assert headers["x-frame-options"] == "DENY", key
+    assert world.github.requests == []
+
+
+def test_the_page_has_nothing_inline_its_csp_would_block() -> None:
+    """script-src and style-src are 'self' without hashes: no inline script, handler or style."""
+    html = (PAGE_DIR / "index.html").read_text()
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S | re.I)
+    assert scripts and all(not body.strip() for body in scripts)
+    assert all("src=" in tag for tag in re.findall(r"<script\b[^>]*>", html, flags=re.I))
+    assert not re.search(r"\son[a-z]+\s*=", html, flags=re.I)
+    assert not re.search(r"\sstyle\s*=|<style\b", html, flags=re.I)
+    assert not re.search(r"\b(src|href)\s*=\s*[\"']?(https?:)?//", html, flags=re.I)
+    js = (PAGE_DIR / "page.js").read_text()
+    assert not re.search(r"localStorage\s*(\.\w|\[)", js)  # and the browser tests check storage
+    assert not re.search(r"\beval\(|new Function\(|setAttribute\(\s*[\"']style", js)
+
+
+def test_stacks_tells_the_page_how_to_sign_in(world: World) -> None:
+    resp = get("/stacks", page_env(world, DEPLIGHT_PAGE_SCOPES="openid,email,api://deplight/read"))
+    assert resp["statusCode"] == 200, resp
+    assert resp["headers"]["cache-control"] == "no-store"
+    assert json.loads(resp["body"]) == {
+        "stacks": ["dev"], "source": "api", "confirm_prod": "ROLLBACK-PROD",
+        "sign_in": {"issuer": world.issuer.url, "client_id": PAGE_CLIENT_ID,
+                    "scopes": ["openid", "email", "api://deplight/read"],
+                    "authorization_endpoint": f"{world.issuer.url}/v1/authorize",
+                    "token_endpoint": f"{world.issuer.url}/v1/token"},
+    }  # fmt: skip
+    assert json.loads(get("/stacks", page_env(world))["body"])["sign_in"]["scopes"] == [
+        "openid", "email"]  # fmt: skip
+
+
+def test_data_routes_still_need_the_authorizer_when_the_page_is_served(world: World) -> None:
+    seed_dev(world)
+    env = page_env(world)
+    for method, path, query in (("GET", "/releases", {"stack": "dev"}),
+                                ("GET", "/deployment", {"stack": "dev"}),
+                                ("POST", "/rollbacks", None)):  # fmt: skip
+        for token in (None, world.issuer.token()):  # no claims: not through the authorizer
+            status, body, _ = world.call(method, path, env=env, token=token, claims=None,
+                                         query=query, body={"stack": "dev"})  # fmt: skip
+            assert status == 401, (method, path, body)
+            assert "no JWT authorizer claims" in body["error"]
+    assert world.github.dispatches() == []
+    # with the authorizer's claims, the same routes answer as before
+    assert world.call("GET", "/releases", env=env, query={"stack": "dev"})[0] == 200
+
+
+def test_without_a_page_client_the_api_serves_no_page(world: World) -> None:
+    for path in ("/", "/page.js", "/stacks"):
+        resp = get(path, world.env())
+        assert resp["statusCode"] == 404, path
+        assert "set release_api.page_client_id" in json.loads(resp["body"])["error"]
+    resp = get("/favicon.ico", page_env(world))
+    assert resp["statusCode"] == 404
+    assert (
+        "routes: GET /releases, GET /deployment, POST /rollbacks, GET /,"
+        in (json.loads(resp["body"])["error"])
+    )
+
+
+def test_an_unreachable_issuer_or_missing_files_are_clear_errors(world: World,
+                                                                 tmp_path: Path) -> None:  # fmt: skip
+    gone = "http://127.0.0.1:9/oauth2/default"  # the discard port: nothing listens
+    resp = get("/", page_env(world, DEPLIGHT_JWT_ISSUER=gone))
+    assert resp["statusCode"] == 503
+    assert "cannot read the identity provider's sign-in endpoints" in json.loads(resp["body"])[
+        "error"]  # fmt: skip
+    resp = get("/page.js", page_env(world), page_dir=tmp_path)
+    assert resp["statusCode"] == 500
+    assert json.loads(resp["body"])["error"] == (
+        "the release page's page.js is missing from the function's package; see the function's logs"
+    )
+
+
+def test_page_scopes_without_openid_are_a_configuration_error(world: World) -> None:
+    with pytest.raises(ConfigError, match=r"DEPLIGHT_PAGE_SCOPES: expected a list with openid"):
+        Config.from_env(page_env(world, DEPLIGHT_PAGE_SCOPES="email,profile"))
+    assert Config.from_env(world.env(DEPLIGHT_PAGE_SCOPES="email")).page_client_id is None

@@ -14,6 +14,7 @@ from deplight.harness import ProgramRun
 from policies.rules import release_api as rules
 from policies.rules.pack import ALL_POLICIES
 from policies.rules.stack import Res
+from release_api import site
 from tests.conftest import program_run
 from tests.test_policies_pack import seeded
 
@@ -37,13 +38,24 @@ def test_the_rules_are_in_the_pack() -> None:
         ({"routeKey": "GET /releases", "authorizationType": "NONE"}, True),
         ({"routeKey": "GET /releases"}, True),
         ({"routeKey": "GET /releases", "authorizationType": "JWT"}, True),
+        # the release page's files and sign-in settings may be public; nothing else
+        ({"routeKey": "GET /", "authorizationType": "NONE"}, False),
+        ({"routeKey": "GET /page.js", "authorizationType": "NONE"}, False),
+        ({"routeKey": "GET /stacks"}, False),
+        ({"routeKey": "POST /stacks", "authorizationType": "NONE"}, True),
+        ({"routeKey": "GET /releases/page.js", "authorizationType": "NONE"}, True),
+        ({"routeKey": "$default", "authorizationType": "NONE"}, True),
     ],
 )
 def test_route_authorizer(props: dict[str, Any], bad: bool) -> None:
     found = rules.check_route_authorizer(rules.ROUTE, props, {})
     assert bool(found) is bad, found
     if bad:
-        assert "GET /releases" in found[0] and "Fix:" in found[0]
+        assert props["routeKey"] in found[0] and "Fix:" in found[0]
+
+
+def test_the_public_routes_are_the_ones_the_handler_serves_without_a_caller() -> None:
+    assert set(rules.PAGE_ROUTES) == set(site.PUBLIC_ROUTES)
 
 
 def test_jwt_authorizer_pins_issuer_and_audience() -> None:
@@ -133,7 +145,9 @@ def test_lambda_roles_are_scoped() -> None:
 
 def test_prod_with_the_release_api_passes_every_rule_of_the_pack() -> None:
     run = program_run("prod")
-    assert len(run.of_type(rules.ROUTE)) == 3, "the committed prod stack enables the release API"
+    routes = run.of_type(rules.ROUTE)
+    assert len(routes) == 8, "the committed prod stack enables the release API and its page"
+    assert sum(r.inputs["authorizationType"] == "NONE" for r in routes) == 5
     config, _ = load_policy_config("prod")
     found = [v for v in evaluate_in_process(run, config) if v.policy in RELEASE_API_POLICIES]
     assert found == []

@@ -146,3 +146,24 @@ def test_keys_are_cached_and_refetched_only_for_an_unknown_kid() -> None:
         tokens.verify(token(claims(), kid="new"), issuer=ISSUER, audiences=("api://deplight",),
                       jwks=jwks)  # fmt: skip
     assert len(opener.calls) == 4  # the issuer may have rotated: fetched again
+
+
+def test_sign_in_endpoints_come_from_the_keys_discovery_and_must_be_safe_urls() -> None:
+    where = f"{ISSUER}/.well-known/openid-configuration"
+    doc = {"issuer": ISSUER, "jwks_uri": f"{ISSUER}/v1/keys",
+           "authorization_endpoint": f"{ISSUER}/v1/authorize",
+           "token_endpoint": "https://tokens.example.com/oauth2/token"}  # fmt: skip
+    opener = Opener({where: doc, f"{ISSUER}/v1/keys": {"keys": [jwk(KEY, "k1")]}})
+    jwks = tokens.Jwks(ISSUER, opener=opener)
+    assert jwks.endpoints() == tokens.Endpoints(authorization=f"{ISSUER}/v1/authorize",
+                                                token="https://tokens.example.com/oauth2/token")  # fmt: skip
+    tokens.verify(token(claims()), issuer=ISSUER, audiences=("api://deplight",), jwks=jwks)
+    assert len(opener.calls) == 2  # one discovery and one JWKS fetch serve both
+    for bad in ("http://tokens.example.com/token", "https://idp.example.com/t; script-src *",
+                "https://idp.example.com/t#frag", "https://idp.example.com/a'b", "/v1/token", None):  # fmt: skip
+        broken = Opener({where: {**doc, "token_endpoint": bad},
+                         f"{ISSUER}/v1/keys": {"keys": [jwk(KEY, "k1")]}})  # fmt: skip
+        with pytest.raises(tokens.IssuerUnavailableError,
+                           match="token_endpoint must be an https URL") as info:  # fmt: skip
+            tokens.Jwks(ISSUER, opener=broken).endpoints()
+        assert repr(bad) in str(info.value)

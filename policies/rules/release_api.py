@@ -1,6 +1,6 @@
-"""API Gateway and Lambda exposed to the internet (the release API): authorizer on every route,
-throttling and access logs on every stage, no anonymous way to invoke a function, and Lambda
-roles scoped to ARNs."""
+"""API Gateway and Lambda exposed to the internet (the release API): authorizer on every route
+but the release page's own files and sign-in settings, throttling and access logs on every stage,
+no anonymous way to invoke a function, and Lambda roles scoped to ARNs."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 
 AUTHORIZED = ("JWT", "CUSTOM", "AWS_IAM")
+PAGE_ROUTES = ("GET /", "GET /index.html", "GET /page.css", "GET /page.js", "GET /stacks")
+"""The release page's files and its sign-in settings (``release_api.site.PUBLIC_ROUTES``): no
+data, and the page needs them before anyone has a token. Any other route needs an authorizer."""
 BROAD_MANAGED = re.compile(r":policy/(AdministratorAccess|PowerUserAccess|[A-Za-z0-9]*FullAccess)$")
 ONLY_STAR = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 """Actions AWS grants on ``Resource: *`` only (a traced Lambda needs them)."""
@@ -34,8 +37,11 @@ def _positive(value: Any) -> bool:
 def check_route_authorizer(_t: str, props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
     kind = props.get("authorizationType") or "NONE"
     if kind not in AUTHORIZED:
+        if props.get("routeKey") in PAGE_ROUTES:
+            return []
         return [violation(kind, f"route {props.get('routeKey')!r} has no authorizer",
-                          "set authorizationType JWT and authorizerId (the API's JWT authorizer)")]  # fmt: skip
+                          "set authorizationType JWT and authorizerId (the API's JWT authorizer); "
+                          "only the release page's files and GET /stacks may be public")]  # fmt: skip
     if kind in ("JWT", "CUSTOM") and not props.get("authorizerId"):
         return [violation(props.get("authorizerId"), f"route {props.get('routeKey')!r} names no "
                           "authorizer", "set authorizerId to the API's JWT authorizer")]  # fmt: skip
@@ -145,7 +151,8 @@ def check_lambda_roles(resources: Sequence[Res], _cfg: Mapping[str, Any]) -> lis
 
 POLICIES = [
     resource_policy(name="apigateway-route-authorizer",
-                    description="Every API Gateway route is behind an authorizer.",
+                    description="Every API Gateway route is behind an authorizer, except the "
+                    "release page's files and sign-in settings.",
                     types=(ROUTE,), check=check_route_authorizer),
     resource_policy(name="apigateway-jwt-authorizer-pinned",
                     description="JWT authorizers name an https issuer and an audience.",
