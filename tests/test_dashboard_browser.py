@@ -173,6 +173,10 @@ def test_production_dialog_is_red_and_enabled_only_by_the_exact_text(site: Site)
     assert page.locator(".rb-current").inner_text() == B
     assert page.locator(".rb-target").input_value() == A
     assert "released again" in page.locator(".rb-what").inner_text()
+    # the text to type is the back end's (GET /stacks), the one rollback.checks accepts
+    assert (
+        page.locator(".rb-confirm-label").inner_text().startswith("Type ROLLBACK-PROD to confirm")
+    )
     go = page.locator(".rb-go")
     page.fill(".rb-reason", "5xx after B")
     for almost in ("", "rollback-prod", "ROLLBACK-PRO", "ROLLBACK-PROD ", " ROLLBACK-PROD"):

@@ -4,7 +4,9 @@
 // page first signs in with the team's OIDC provider (authorization code with PKCE) and sends the
 // access token as a bearer token. No framework, no build step.
 
-const CONFIRM_PROD = "ROLLBACK-PROD";
+// The exact text a production rollback needs, as the back end says (GET /stacks: rollback.checks
+// and the release API check the same text); until then nothing can confirm one.
+let CONFIRM_PROD = null;
 let params = new URLSearchParams(location.search); // read again after a sign-in callback
 // How often the deployment is read while one runs (ms); ?poll= overrides it (tests).
 let POLL_RUNNING_MS = 3000;
@@ -600,6 +602,8 @@ async function start() {
     pageError.hidden = false;
     return;
   }
+  CONFIRM_PROD = typeof info.confirm_prod === "string" ? info.confirm_prod : null;
+  for (const code of document.querySelectorAll(".rb-confirm-text")) code.textContent = CONFIRM_PROD ?? "";
   source = info.source === "api" ? "api" : "local";
   document.getElementById("source").textContent = source === "local"
     ? "Served by deplight dashboard on this machine (no sign-in; 127.0.0.1 only)."
