@@ -3,7 +3,7 @@
 The page (``deplight/page/``: HTML, CSS, one JavaScript module) talks to the routes of the release
 API (:mod:`release_api.handler`); here they are answered from the stack on this machine:
 
-- ``GET /releases?stack=S``: :func:`rollback.commands.releases_report` (the stack's update history
+- ``GET /releases?stack=S``: :func:`rollback.commands.read_releases` (the stack's update history
   through the Automation API seam, joined with the audit table), with the tier, the current
   release and the target a rollback would pick (:func:`rollback.checks.choose_target`).
 - ``GET /deployment?stack=S``: the deployment in progress and the rollback alarms, read with the
@@ -56,9 +56,8 @@ from rollback.checks import choose_target, tier_of
 from rollback.commands import (
     Env,
     RollbackOptions,
-    read_log,
     read_release_config,
-    releases_report,
+    read_releases,
     rollback,
 )
 from rollback.errors import DeplightError
@@ -146,11 +145,11 @@ class Backend:
 
     def releases(self, name: str | None) -> dict[str, Any]:
         self._check_stack(name)
-        report = releases_report(self.stack, self.aws)
+        history, report = read_releases(self.stack, self.aws)
         records = report["audit"]
         by_update = {str(r["update_id"]): r for r in records if r.get("update_id")}
         current_tag = read_release_config(self.stack).image_tag
-        target, why = choose_target(read_log(self.stack, records), current_tag, None)
+        target, why = choose_target(history, current_tag, None)
 
         def joined(u: Mapping[str, Any]) -> dict[str, Any]:
             record = by_update.get(str(u["id"]), {})

@@ -858,11 +858,17 @@ def deploy(
 
 
 def releases_report(stack: StackPort, aws: awsapi.Aws) -> dict[str, Any]:
+    return read_releases(stack, aws)[1]
+
+
+def read_releases(stack: StackPort, aws: awsapi.Aws) -> tuple[ReleaseLog, dict[str, Any]]:
+    """The release log and ``deplight releases``' report of it, from one read of the stack's
+    history and audit table."""
     audit = open_audit(aws, stack.outputs(), stack.name)
     records = audit.records()
     history = read_log(stack, records)
     current, latest = history.current, history.latest
-    return {
+    return history, {
         "stack": stack.name,
         "current": current.to_dict() if current else None,
         "latest": latest.to_dict() if latest else None,

@@ -80,6 +80,21 @@ def test_page_and_releases(served: Served) -> None:
     assert doc["alarms"] == []
 
 
+def test_releases_read_the_stack_history_once(served: Served) -> None:
+    """The report and the default target come from the same read (a page of history is a call
+    to the backend)."""
+    from rollback.releases import fetch_history
+
+    def pages() -> int:
+        return [name for name, _ in served.rig.fake.calls].count("history")
+
+    before = pages()
+    fetch_history(served.backend.stack)
+    one_read = pages() - before
+    assert served.call("GET", "/releases?stack=dev")[0] == 200
+    assert pages() - before - one_read == one_read
+
+
 def test_wrong_or_missing_stack_and_unknown_route(served: Served) -> None:
     assert served.call("GET", "/releases?stack=prod") == (404, {
         "error": "stack: unknown stack 'prod'; this dashboard serves stack 'dev'"})  # fmt: skip
