@@ -408,12 +408,15 @@ class ReleaseApi(pulumi.ComponentResource):
                 if s.page_client_id
                 else "(every route behind the JWT authorizer)"
             ),
+            # Only for a page hosted on another origin: the page the API serves is same-origin.
             cors_configuration=aws.apigatewayv2.ApiCorsConfigurationArgs(
-                allow_origins=[s.allowed_origin or ""],
+                allow_origins=[s.allowed_origin],
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type"],
                 max_age=600,
-            ),
+            )
+            if s.allowed_origin
+            else None,
             tags=tags,
             opts=child,
         )

@@ -1434,9 +1434,13 @@ def _release_api(errors: list[str], raw: Any, tier: Tier) -> _Reader:
     needed = {
         "jwt_issuer": "the OIDC issuer's https URL",
         "jwt_audience": "at least one audience",
-        "allowed_origin": "the release page's origin",
         "github_token_secret": "the Secrets Manager secret holding the GitHub token",
     }
+    if not ra.values.get("page_client_id"):
+        # A page the API serves itself is same-origin; one hosted elsewhere needs CORS.
+        needed["allowed_origin"] = (
+            "the release page's origin (or page_client_id: the API serves it)"
+        )
     if tier is Tier.PRODUCTION:
         needed["production_group"] = "the group allowed to roll back production (tier production)"
     for key, what in needed.items():

@@ -327,11 +327,17 @@ def test_enabled_needs_the_identity_provider_origin_and_secret() -> None:
         "release_api.enabled is true, found None",
         "deplight:release_api.jwt_audience: expected at least one audience when "
         "release_api.enabled is true, found None",
-        "deplight:release_api.allowed_origin: expected the release page's origin when "
-        "release_api.enabled is true, found None",
         "deplight:release_api.github_token_secret: expected the Secrets Manager secret holding the "
         "GitHub token when release_api.enabled is true, found None",
+        "deplight:release_api.allowed_origin: expected the release page's origin (or "
+        "page_client_id: the API serves it) when release_api.enabled is true, found None",
     ]
+
+
+def test_a_page_the_api_serves_needs_no_cors() -> None:
+    without_origin = {k: v for k, v in ENABLED.items() if k != "allowed_origin"}
+    run = _run_with("dev", {**without_origin, "page_client_id": "spa-client"})
+    assert run.one("aws:apigatewayv2/api:Api").inputs.get("corsConfiguration") is None
 
 
 def test_production_also_needs_the_group() -> None:
