@@ -217,6 +217,11 @@ def function_environment(
         "DEPLIGHT_GROUPS_CLAIM": settings.groups_claim,
         "DEPLIGHT_PAGE_CLIENT_ID": settings.page_client_id or "",
         "DEPLIGHT_PAGE_SCOPES": ",".join(settings.page_scopes) if settings.page_client_id else "",
+        **(
+            {"DEPLIGHT_PAGE_AUDIENCE": settings.page_audience}
+            if settings.page_client_id and settings.page_audience
+            else {}
+        ),
         "DEPLIGHT_GITHUB_REPOSITORY": repository,
         "DEPLIGHT_GITHUB_WORKFLOW": settings.github_workflow,
         "DEPLIGHT_GITHUB_REF": settings.github_ref,

@@ -503,6 +503,9 @@ class ReleaseApiSettings:
     """Scopes the page asks for; ``openid`` is required (the page checks the ID token's nonce).
     Add what the provider needs to put ``jwt_audience`` into the access token (Entra ID:
     ``api://<app>/<scope>``)."""
+    page_audience: str | None = None
+    """Sent as ``audience`` in the page's authorization request, for providers that issue a JWT
+    access token only for a named API (Auth0); one of ``jwt_audience``."""
     production_group: str | None = None
     """Group whose members may roll back a production-tier stack; required for that tier."""
     groups_claim: str = "groups"
@@ -1419,6 +1422,12 @@ def _release_api(errors: list[str], raw: Any, tier: Tier) -> _Reader:
     if "page_scopes" in ra.values and "openid" not in ra.values["page_scopes"]:
         ra.error("page_scopes", "a list that includes openid (the page checks the ID token's "
                  "nonce)", ra.raw.get("page_scopes"))  # fmt: skip
+    ra.str_("page_audience", AUDIENCE_RE, "an audience of 1-200 characters without spaces or "
+            "commas", optional=True)  # fmt: skip
+    audience = ra.values.get("page_audience")
+    if audience and audience not in ra.values.get("jwt_audience", ()):
+        ra.error("page_audience", "one of jwt_audience (the authorizer accepts only those)",
+                 ra.raw.get("page_audience"))  # fmt: skip
     ra.str_("production_group", GROUP_RE, "a group name of 1-256 characters", optional=True)
     ra.str_("groups_claim", CLAIM_RE, "a claim name such as groups or cognito:groups")
     ra.str_("github_token_secret", SECRET_ID_RE, "a Secrets Manager secret name or ARN",

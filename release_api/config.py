@@ -50,6 +50,8 @@ class Config:
     """The public OIDC client the release page signs in with; ``None``: the API serves no page."""
     page_scopes: tuple[str, ...]
     """What the page asks the identity provider for (always with ``openid``)."""
+    page_audience: str | None
+    """The ``audience`` the page names in its authorization request (Auth0), or ``None``."""
     github: GithubTarget
     token_secret: str
     aws_endpoint: str | None
@@ -97,6 +99,7 @@ class Config:
             groups_claim=env.get("DEPLIGHT_GROUPS_CLAIM") or "groups",
             page_client_id=env.get("DEPLIGHT_PAGE_CLIENT_ID") or None,
             page_scopes=page_scopes,
+            page_audience=env.get("DEPLIGHT_PAGE_AUDIENCE") or None,
             github=GithubTarget(
                 api_url=env.get("GITHUB_API_URL") or "https://api.github.com",
                 server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",

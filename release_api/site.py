@@ -78,6 +78,7 @@ def sign_in_settings(cfg: Config, endpoints: Endpoints) -> dict[str, Any]:
             "issuer": cfg.issuer,
             "client_id": cfg.page_client_id,
             "scopes": list(cfg.page_scopes),
+            **({"audience": cfg.page_audience} if cfg.page_audience else {}),
             "authorization_endpoint": endpoints.authorization,
             "token_endpoint": endpoints.token,
         },

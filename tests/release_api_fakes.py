@@ -119,6 +119,8 @@ class FakeIssuer:
         """The access tokens ``/v1/token`` issued."""
         self.deny: str | None = None
         """An OAuth error code ``/v1/authorize`` answers with instead of a code."""
+        self.authorize_queries: list[dict[str, str]] = []
+        """The query of every ``/v1/authorize`` request, in order."""
 
     @contextmanager
     def running(self) -> Iterator[FakeIssuer]:
@@ -166,6 +168,7 @@ class FakeIssuer:
     def authorize(self, q: Mapping[str, str]) -> tuple[int, str | None]:
         """The user signs in and consents at once: a redirect back with a code, bound to the
         client, the redirect URI, the S256 challenge and the nonce."""
+        self.authorize_queries.append(dict(q))
         if (
             q.get("response_type") != "code"
             or q.get("client_id") != PAGE_CLIENT_ID

@@ -334,6 +334,19 @@ def test_enabled_needs_the_identity_provider_origin_and_secret() -> None:
     ]
 
 
+def test_a_page_audience_must_be_one_the_authorizer_accepts() -> None:
+    [error] = errors_of("dev", {**ENABLED, "page_client_id": "spa", "page_audience": "api://other"})
+    assert error == ("deplight:release_api.page_audience: expected one of jwt_audience (the "
+                     "authorizer accepts only those), found 'api://other'")  # fmt: skip
+    run = _run_with("dev", {**ENABLED, "page_client_id": "spa",
+                            "page_audience": "api://deplight-release"})  # fmt: skip
+    env = run.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    assert Config.from_env(env).page_audience == "api://deplight-release"
+    env = _run_with("dev", {**ENABLED, "page_client_id": "spa"}).one(
+        "aws:lambda/function:Function").inputs["environment"]["variables"]  # fmt: skip
+    assert "DEPLIGHT_PAGE_AUDIENCE" not in env and Config.from_env(env).page_audience is None
+
+
 def test_a_page_the_api_serves_needs_no_cors() -> None:
     without_origin = {k: v for k, v in ENABLED.items() if k != "allowed_origin"}
     run = _run_with("dev", {**without_origin, "page_client_id": "spa-client"})

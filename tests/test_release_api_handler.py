@@ -720,6 +720,8 @@ def test_stacks_tells_the_page_how_to_sign_in(world: World) -> None:
     }  # fmt: skip
     assert json.loads(get("/stacks", page_env(world))["body"])["sign_in"]["scopes"] == [
         "openid", "email"]  # fmt: skip
+    with_audience = page_env(world, DEPLIGHT_PAGE_AUDIENCE=AUDIENCE)
+    assert json.loads(get("/stacks", with_audience)["body"])["sign_in"]["audience"] == AUDIENCE
 
 
 def test_data_routes_still_need_the_authorizer_when_the_page_is_served(world: World) -> None:

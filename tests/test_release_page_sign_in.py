@@ -25,6 +25,7 @@ from rollback.audit import DynamoAudit, new_handle, stamp
 from tests import test_dashboard_browser as shared
 from tests.conftest import ROOT
 from tests.release_api_fakes import (
+    AUDIENCE,
     PAGE_CLIENT_ID,
     FakeApiGateway,
     FakeIssuer,
@@ -79,7 +80,10 @@ class Cloud:
 
 
 @pytest.fixture
-def cloud(browser: Any, moto_endpoint: str, issuer: FakeIssuer) -> Iterator[Cloud]:
+def cloud(
+    request: pytest.FixtureRequest, browser: Any, moto_endpoint: str, issuer: FakeIssuer
+) -> Iterator[Cloud]:
+    """The page behind the release API; ``indirect`` parameters add to the function's env."""
     with make_world(moto_endpoint, issuer) as world:
         seed_dev(world)
         world.ecs.create_cluster(clusterName="web-dev")  # no service yet: nothing in progress
@@ -88,7 +92,7 @@ def cloud(browser: Any, moto_endpoint: str, issuer: FakeIssuer) -> Iterator[Clou
                                       Statistic="Sum", Period=60, EvaluationPeriods=1,
                                       Threshold=1, ComparisonOperator="GreaterThanThreshold")  # fmt: skip
             world.cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="quiet")
-        env = world.env(DEPLIGHT_PAGE_CLIENT_ID=PAGE_CLIENT_ID)
+        env = world.env(DEPLIGHT_PAGE_CLIENT_ID=PAGE_CLIENT_ID, **getattr(request, "param", {}))
         deps = handler.Deps(clients=handler._client, page_dir=PAGE_DIR)
         gateway = FakeApiGateway(env, deps, authorized=ROUTES, public=PAGE_ROUTES)
         with gateway.running():
@@ -96,6 +100,7 @@ def cloud(browser: Any, moto_endpoint: str, issuer: FakeIssuer) -> Iterator[Clou
             issuer.token_answers.clear()
             issuer.issued.clear()
             issuer.deny = None
+            issuer.authorize_queries.clear()
             tab = Tab(browser)
             try:
                 yield Cloud(world, gateway, tab)
@@ -125,6 +130,8 @@ def test_sign_in_round_trip_then_the_history_renders_with_the_bearer_token(cloud
     assert page.url == cloud.url
     [(status, _)] = cloud.world.issuer.token_answers
     assert status == 200
+    [asked] = cloud.world.issuer.authorize_queries
+    assert "audience" not in asked  # none configured: the provider's default
     [access] = cloud.world.issuer.issued
     data = cloud.data_requests()
     assert data and all(r.headers.get("authorization") == f"Bearer {access}" for r in data)
@@ -133,6 +140,17 @@ def test_sign_in_round_trip_then_the_history_renders_with_the_bearer_token(cloud
     assert set(storage["session"]) == {TOKEN_KEY}  # the verifier, state and nonce are gone
     assert json.loads(storage["session"][TOKEN_KEY])["access_token"] == access
     cloud.tab.shot("release-page-signed-in")
+
+
+@pytest.mark.parametrize("cloud", [{"DEPLIGHT_PAGE_AUDIENCE": AUDIENCE}], indirect=True)
+def test_a_page_audience_goes_into_the_authorization_request(cloud: Cloud) -> None:
+    """Auth0 issues a JWT access token for an API only when the request names it."""
+    page = cloud.page
+    page.goto(cloud.url)
+    page.click(".sign-in-button")
+    page.locator(".history-table tbody tr").first.wait_for()
+    [asked] = cloud.world.issuer.authorize_queries
+    assert asked["audience"] == AUDIENCE
 
 
 TAMPERED = {

@@ -45,6 +45,9 @@ print(f"mutants: {s['total']}  killed: {s['killed']}  timeout: {s['timeout']}  "
       f"skipped: {s['skipped']}  not run: {s['total'] - s['skipped'] - run}")
 print(f"mutation score: {caught}/{run} = {100 * caught / run:.1f}% of the mutants run" if run else
       "mutation score: no mutant was run")
+reached = caught + s["survived"]
+print(f"of the mutants a selected test reaches: {caught}/{reached} = {100 * caught / reached:.1f}%"
+      if reached else "no mutant is reached by a selected test")
 PY
 echo "not killed (.venv/bin/mutmut show <name> for the diff):"
 .venv/bin/mutmut results | grep -v ': not checked$' || true

@@ -97,6 +97,7 @@ async function startSignIn() {
     scope: signIn.scopes.join(" "), state, nonce,
     code_challenge: await s256(verifier), code_challenge_method: "S256",
   };
+  if (signIn.audience) query.audience = signIn.audience; // Auth0: a JWT access token for the API
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
   location.assign(url.href);
 }
