@@ -135,6 +135,9 @@ def test_sign_in_round_trip_then_the_history_renders_with_the_bearer_token(cloud
     [access] = cloud.world.issuer.issued
     data = cloud.data_requests()
     assert data and all(r.headers.get("authorization") == f"Bearer {access}" for r in data)
+    # the API's largest page of the release log (its default is DEFAULT_PAGE records)
+    limit = f"limit={handler.MAX_PAGE}"
+    assert all(limit in r.path for r in page_requests(cloud.gateway, "/releases"))
     storage = page.evaluate(STORAGE)
     assert storage["local"] == {}
     assert set(storage["session"]) == {TOKEN_KEY}  # the verifier, state and nonce are gone

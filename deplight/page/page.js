@@ -245,6 +245,12 @@ function classOf(result) { return /^[A-Za-z_-]+$/.test(String(result)) ? [String
 let source = "local"; // "local": deplight dashboard; "api": the release API
 const environments = [];
 
+// GET /releases of a stack; from the release API its largest page (it answers 20 records by
+// default, at most 100), from `deplight dashboard` the whole history.
+function releasesPath(stack) {
+  return `/releases?stack=${encodeURIComponent(stack)}` + (source === "api" ? "&limit=100" : "");
+}
+
 // The release API's GET /releases (audit records) in the shape `deplight dashboard` answers.
 function releasesOf(body) {
   if (source !== "api") return body;
@@ -298,7 +304,7 @@ class Environment {
 
   async loadReleases() {
     try {
-      this.releases = releasesOf(await api(`/releases?stack=${encodeURIComponent(this.stack)}`));
+      this.releases = releasesOf(await api(releasesPath(this.stack)));
       this.renderReleases();
     } catch (err) {
       this.q(".current-facts").replaceChildren();
@@ -554,7 +560,7 @@ async function followRequest(accepted) {
     if (!["requested", "dispatched", "running"].includes(state)) break;
     await new Promise((done) => setTimeout(done, POLL_RUNNING_MS));
     if (!session) return null; // signed out meanwhile
-    const body = await api(`/releases?stack=${encodeURIComponent(env.stack)}`);
+    const body = await api(releasesPath(env.stack));
     env.releases = releasesOf(body);
     env.renderReleases();
     request = body.releases.find((r) => r.operation === "rollback-request" &&
