@@ -23,6 +23,10 @@ import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+# The standard library and the contract only (it imports nothing else): the deciding jobs run
+# this with the runner's python, before anything is installed.
+from components.contract import EXIT_FAILED, EXIT_OK
+
 RELEASE_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
 DEPLOY_ARTIFACT = "deplight-deploy"
 """The artifact deploy.yml uploads just before it releases, naming the stack it releases."""
@@ -134,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "deploy-record":
         print(write_deploy_record(Path(args.out), stack=args.stack, sha=args.sha,
                                   run_id=args.run_id))  # fmt: skip
-        return 0
+        return EXIT_OK
     if args.command == "stack-from-artifact":
         found, why = stack_from_artifact(
             Path(args.dir), args.run_id, committed_stacks(Path(args.project_dir))
@@ -146,12 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             _github_output(found or "")
         # No artifact: the run released nothing (exit 0). An artifact that cannot be trusted is
         # an anomaly worth a failed job (exit 1); either way nothing is rolled back.
-        return 1 if found is None and (Path(args.dir) / DEPLOY_RECORD).is_file() else 0
+        untrusted = found is None and (Path(args.dir) / DEPLOY_RECORD).is_file()
+        return EXIT_FAILED if untrusted else EXIT_OK
     stack = environment_for_ref(args.ref, committed_stacks(Path(args.project_dir))) or ""
     print(stack)
     if args.github_output:
         _github_output(stack)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

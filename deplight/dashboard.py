@@ -42,6 +42,8 @@ from components.contract import (
     CODEDEPLOY_GROUP,
     CONFIRM_PROD,
     DEPLOY_STRATEGY,
+    EXIT_FAILED,
+    EXIT_OK,
     ROLLBACK_ALARM_NAMES,
     SERVICE_NAME,
     TIER_KEY,
@@ -390,7 +392,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         return exc.exit_code
     except OSError as exc:  # the port is taken
         print(f"deplight dashboard: cannot listen on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     raw_host, port = server.server_address[:2]
     host = raw_host.decode() if isinstance(raw_host, bytes) else raw_host
     print(f"deplight dashboard: http://{host}:{port}/?stack={args.stack} (Ctrl-C stops)",
@@ -401,7 +403,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         pass
     finally:
         server.server_close()
-    return 0
+    return EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -31,6 +31,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from components.contract import EXIT_OK
 from rollback.notify import DeliveryError, Policy, with_retries
 
 STATES = ("in_progress", "queued", "success", "failure", "error", "inactive")
@@ -186,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(gh.upsert_comment(args.pr, args.marker, body))
     except (DeliveryError, ValueError, OSError, KeyError) as exc:
         _warn(f"{args.command}: {exc}")
-    return 0
+    return EXIT_OK  # best effort: a failure is a warning, never a failed job
 
 
 if __name__ == "__main__":
