@@ -52,7 +52,13 @@ from components.contract import (
 )
 from deplight.cli_common import add_project_dir_argument
 from release_api import deployment as reads
-from release_api.handler import ApiError, parse_rollback
+from release_api.handler import (
+    MAX_BODY_BYTES,
+    REQUEST_ID_RE,
+    ApiError,
+    parse_body,
+    parse_rollback,
+)
 from release_api.site import PAGE_FILES
 from rollback.checks import choose_target, tier_of
 from rollback.commands import (
@@ -74,9 +80,9 @@ STATIC = {"/": ("index.html", PAGE_FILES["index.html"])} | {
 """The same files, with the same content types, as the release API serves (release_api.site)."""
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 DEFAULT_PORT = 8400
-MAX_BODY_BYTES = 8 * 1024
 OUTPUTS_TTL_S = 30.0
-JOB_ROUTE = re.compile(r"^/rollbacks/([A-Za-z0-9][A-Za-z0-9._-]{7,63})$")
+JOB_ROUTE = re.compile(r"^/rollbacks/([^/]+)$")
+"""``GET /rollbacks/<request_id>``; the id must also be a valid request id (``REQUEST_ID_RE``)."""
 
 
 @dataclass
@@ -322,7 +328,11 @@ class _Handler(BaseHTTPRequestHandler):
                 status, doc = 200, b.deployment(query.get("stack"))
             elif method == "POST" and url.path == "/rollbacks":
                 status, doc = b.start_rollback(self._body())
-            elif method == "GET" and (m := JOB_ROUTE.match(url.path)):
+            elif (
+                method == "GET"
+                and (m := JOB_ROUTE.match(url.path))
+                and REQUEST_ID_RE.fullmatch(m.group(1))
+            ):
                 status, doc = 200, b.job(m.group(1))
             else:
                 raise ApiError(404, f"no route '{method} {url.path}'; routes: GET /releases, "
@@ -352,16 +362,9 @@ class _Handler(BaseHTTPRequestHandler):
         if "application/json" not in (self.headers.get("content-type") or ""):
             raise ApiError(415, "body: expected content-type application/json")
         length = int(self.headers.get("content-length") or 0)
-        if length > MAX_BODY_BYTES:
+        if length > MAX_BODY_BYTES:  # refused before it is read
             raise ApiError(400, f"body: larger than {MAX_BODY_BYTES} bytes")
-        try:
-            body = json.loads(self.rfile.read(length) or b"null")
-        except ValueError:
-            raise ApiError(400, "body: not valid JSON") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "body: expected a JSON object {stack, to?, reason, confirm?, "
-                           f"request_id}}, found {type(body).__name__}")  # fmt: skip
-        return body
+        return parse_body(self.rfile.read(length))
 
     def do_GET(self) -> None:
         self._answer("GET")

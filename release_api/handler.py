@@ -189,7 +189,13 @@ def _body(event: Mapping[str, Any]) -> dict[str, Any]:
             raw = base64.b64decode(raw).decode()
         except (binascii.Error, UnicodeDecodeError):
             raise ApiError(400, "body: not valid base64-encoded UTF-8") from None
-    if len(raw.encode()) > MAX_BODY_BYTES:
+    return parse_body(raw.encode())
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """A request body as the rollback routes take it (``deplight dashboard`` too): a JSON object
+    of at most :data:`MAX_BODY_BYTES`; anything else is a 400 saying what was wrong."""
+    if len(raw) > MAX_BODY_BYTES:
         raise ApiError(400, f"body: larger than {MAX_BODY_BYTES} bytes")
     try:
         body = json.loads(raw) if raw else None

@@ -102,6 +102,8 @@ def test_wrong_or_missing_stack_and_unknown_route(served: Served) -> None:
     assert status == 400 and doc["error"] == "stack: required (e.g. ?stack=dev)"
     status, doc = served.call("GET", "/nope")
     assert status == 404 and "no route 'GET /nope'" in doc["error"]
+    for bad in ("/rollbacks/short", "/rollbacks/req-0001-abcdef/x", "/rollbacks/req%200001-abc"):
+        assert served.call("GET", bad)[0] == 404, bad  # not a request id: no such route
 
 
 def test_a_request_id_sent_twice_rolls_back_once(served: Served) -> None:
