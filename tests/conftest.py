@@ -10,6 +10,7 @@ moto server of the session (``moto_endpoint``, HTTP on 127.0.0.1), reset per tes
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import sys
@@ -27,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from components.contract import ENDPOINT_ENV  # noqa: E402
 from deplight.harness import ProgramRun, run_program  # noqa: E402
 from deplight.mocks import RealisticMocks  # noqa: E402
-from rollback.aws import ENDPOINT_ENV  # noqa: E402
 
 COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
@@ -82,6 +83,19 @@ def pulumi_mocks() -> RealisticMocks:
 
 
 _RUNS: dict[str, ProgramRun] = {}
+
+
+def imported(path: Path) -> list[tuple[int, str]]:
+    """``(line, name)`` of every absolute import in ``path``, at the top or inside a function:
+    ``import a.b`` gives ``a.b``; ``from a import b`` gives ``a`` and ``a.b``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.lineno, node.module))
+            found += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+    return found
 
 
 def program_run(stack: str) -> ProgramRun:

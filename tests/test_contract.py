@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from components import contract
-from tests.conftest import ROOT
+from tests.conftest import ROOT, imported
 
 PACKAGES = ("components", "rollback", "deplight")
 CONTRACT_FILE = ROOT / "components" / "contract.py"
@@ -122,14 +122,8 @@ def test_exit_codes_are_defined_only_in_the_contract() -> None:
 
 def imports(path: Path) -> set[str]:
     """Every Deplight module ``path`` imports, at the top or inside a function."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
-            found |= {f"{node.module}.{a.name}" for a in node.names}
-    return {n for n in found if n.split(".")[0] in (*PACKAGES, "policies", "release_api")}
+    own = (*PACKAGES, "policies", "release_api")
+    return {n for _, n in imported(path) if n.split(".")[0] in own}
 
 
 def module_name(path: Path) -> str:

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import tomllib
 from pathlib import Path
@@ -22,7 +21,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.conftest import COMMITTED_STACKS, ROOT, program_run
+from tests.conftest import COMMITTED_STACKS, ROOT, imported, program_run
 
 LOCK = ROOT / "requirements" / "lock.txt"
 DEPLOY_LOCK = ROOT / "requirements" / "deploy.txt"
@@ -146,14 +145,8 @@ def test_no_source_file_imports_pulumi_awsx() -> None:
     files = source_files()
     assert ROOT / "__main__.py" in files and ROOT / "components" / "network.py" in files
     for path in files:
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            offenders += [f"{path.relative_to(ROOT)}:{node.lineno}"
-                          for n in names if n.split(".")[0] == "pulumi_awsx"]  # fmt: skip
+        offenders += [f"{path.relative_to(ROOT)}:{line}"
+                      for line, name in imported(path) if name.split(".")[0] == "pulumi_awsx"]  # fmt: skip
     assert not offenders, offenders
 
 

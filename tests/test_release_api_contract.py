@@ -4,7 +4,6 @@ originals in ``components.contract`` (the two patterns and the stamp: with their
 
 from __future__ import annotations
 
-import ast
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -12,7 +11,7 @@ from components import contract as source
 from components.settings import IMAGE_TAG_RE
 from release_api import contract, handler
 from rollback import audit, commands
-from tests.conftest import ROOT
+from tests.conftest import ROOT, imported
 
 
 def test_shared_names_agree_with_their_sources() -> None:
@@ -41,9 +40,5 @@ def test_the_lambda_package_imports_only_the_runtime() -> None:
     files = sorted((ROOT / "release_api").glob("*.py"))
     assert len(files) >= 6
     for path in files:
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
-                     else [])  # fmt: skip
-            for name in names:
-                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+        for _, name in imported(path):
+            assert name.split(".")[0] in allowed, f"{path.name} imports {name}"

@@ -20,9 +20,9 @@ import pytest
 from botocore.stub import Stubber
 from pulumi.automation import CommandError, CommandResult, ConcurrentUpdateError
 
+from components.contract import CONFIRM_PROD
 from rollback.audit import DynamoAudit, new_handle
 from rollback.aws import Aws
-from rollback.checks import CONFIRM_PROD
 from rollback.commands import (
     DeployOptions,
     RollbackOptions,
