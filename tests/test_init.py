@@ -24,7 +24,7 @@ from deplight.harness import run_program
 from deplight.init import STACKS, InitError, collect, service_name_from
 from deplight.project import find_project
 from tests.conftest import ROOT
-from tests.test_workflows import WORKFLOWS, load
+from tests.test_workflows import WORKFLOWS, load, run_confirmation
 
 REPO_FLAGS = ["--repository", "example-org/billing-api", "--region", "eu-west-1"]
 ACTION = re.compile(r"^([\w.-]+/[\w.-]+)@([0-9a-f]{40})$")
@@ -453,16 +453,11 @@ def test_the_rollback_confirmation_runs_on_the_projects_stack_files(app: Path) -
     """The step of rollback.yml (tests/test_workflows.py), run where the template's job runs: in
     the project's directory, by the stack's deplight:tier, whatever its name."""
     job = workflows(app)["deplight-rollback.yml"]["jobs"]["rollback"]
-    step = next(
-        s for s in job["steps"] if s.get("name") == "Confirmation for production-tier stacks"
-    )
     cwd = app / job["defaults"]["run"]["working-directory"]
     (cwd / "Pulumi.qa.yaml").write_text("config:\n  deplight:tier: production\n")
     for stack, confirm, passes in [("dev", "", True), ("prod", "", False), ("qa", "", False),
                                    ("prod", "ROLLBACK-PROD", True)]:  # fmt: skip
-        run = subprocess.run(["bash", "-c", step["run"]], cwd=cwd, capture_output=True, text=True,
-                             env={"STACK": stack, "CONFIRM": confirm, "PATH": "/usr/bin:/bin"},
-                             timeout=30, check=False)  # fmt: skip
+        run = run_confirmation(job, cwd, stack, confirm)
         assert (run.returncode == 0) is passes, (stack, confirm, run.stdout + run.stderr)
 
 

@@ -156,10 +156,23 @@ def test_manual_rollback_requires_confirmation_for_prod() -> None:
     inputs = doc["on"]["workflow_dispatch"]["inputs"]
     assert inputs["reason"]["required"] is True and inputs["to"]["required"] is False
     names = [s.get("name") for s in steps(doc["jobs"]["rollback"])]
-    assert names.index("Confirmation for production-tier stacks") < names.index("Install")
+    assert names.index(CONFIRMATION) < names.index("Install")
     # untrusted inputs reach the shell only through env, never interpolated into a script
     for step in steps(doc["jobs"]["rollback"]):
         assert "${{ inputs." not in step.get("run", ""), step
+
+
+CONFIRMATION = "Confirmation for production-tier stacks"
+
+
+def run_confirmation(job: dict[str, Any], cwd: Path, stack: str,
+                     confirm: str) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """The rollback job's confirmation step, run under bash in ``cwd`` (where the stack files are)
+    as the workflow runs it: the inputs reach it only through the environment."""
+    step = next(s for s in steps(job) if s.get("name") == CONFIRMATION)
+    return subprocess.run(["bash", "-c", step["run"]], cwd=cwd, capture_output=True, text=True,
+                          env={"STACK": stack, "CONFIRM": confirm, "PATH": "/usr/bin:/bin"},
+                          timeout=30, check=False)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -177,14 +190,11 @@ def test_manual_rollback_requires_confirmation_for_prod() -> None:
 def test_the_rollback_confirmation_step_decides_by_the_stacks_tier(
     tmp_path: Path, stack: str, confirm: str, passes: bool
 ) -> None:
-    doc = load(ROOT / ".github" / "workflows" / "rollback.yml")
-    step = next(s for s in steps(doc["jobs"]["rollback"])
-                if s.get("name") == "Confirmation for production-tier stacks")  # fmt: skip
+    job = load(ROOT / ".github" / "workflows" / "rollback.yml")["jobs"]["rollback"]
     for name in ("dev", "staging", "prod"):
         (tmp_path / f"Pulumi.{name}.yaml").write_text((ROOT / f"Pulumi.{name}.yaml").read_text())
     (tmp_path / "Pulumi.untiered.yaml").write_text("config:\n  deplight:image_tag: abc1234\n")
-    run = subprocess.run(["bash", "-c", step["run"]], cwd=tmp_path, capture_output=True,
-                         text=True, env={"STACK": stack, "CONFIRM": confirm, "PATH": "/usr/bin:/bin"})  # fmt: skip
+    run = run_confirmation(job, tmp_path, stack, confirm)
     assert (run.returncode == 0) is passes, run.stdout + run.stderr
 
 
