@@ -33,6 +33,15 @@ def test_shared_names_agree_with_their_sources() -> None:
         assert contract.stamp(when) == audit.stamp(when)
 
 
+def test_the_component_routes_what_the_handler_answers() -> None:
+    """API Gateway gets a route behind the authorizer for each data route the handler has (the
+    page's routes come from release_api.site itself): a route missing on either side is a 404 or
+    a dead route in the cloud."""
+    from components import release_api as component
+
+    assert set(component.ROUTES) == set(handler.ROUTES)
+
+
 def test_the_lambda_package_imports_only_the_runtime() -> None:
     """The zip holds release_api/ alone: the standard library, boto3/botocore (in the Lambda
     runtime) and itself, nothing from components/, rollback/ or a third-party package."""
