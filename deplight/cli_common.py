@@ -2,7 +2,8 @@
 project lookup and the JSON error document.
 
 A leaf: it imports no subcommand, so ``deplight.cli`` (which registers them all), ``deplight.check``,
-``rollback.cli`` and the others import it at the top instead of importing each other late.
+``rollback.cli`` and ``deplight.dashboard`` import it at the top instead of importing each other
+late (``deplight.analyze`` imports it where it needs it).
 """
 
 from __future__ import annotations
